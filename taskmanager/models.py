@@ -1,0 +1,265 @@
+"""Pydantic wire models shared by the server and the SDK."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
+
+from taskmanager.status import TaskStatus
+
+TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,200}$"
+MAX_JSON_DEPTH = 32
+MAX_LEASE_SECONDS = 12 * 3600
+MAX_DELAY_SECONDS = 366 * 24 * 3600
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive instants are taken as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _iso_z(value: datetime) -> str:
+    return _utc(value).isoformat().replace("+00:00", "Z")
+
+
+def _json_depth(value: Any, depth: int = 0) -> int:
+    if depth > MAX_JSON_DEPTH:
+        return depth
+    if isinstance(value, dict):
+        return max((_json_depth(v, depth + 1) for v in value.values()), default=depth + 1)
+    if isinstance(value, list):
+        return max((_json_depth(v, depth + 1) for v in value), default=depth + 1)
+    return depth
+
+
+def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuse what JSON cannot carry faithfully: NaN, infinities, runaway nesting."""
+    if _json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ValueError("NaN and Infinity are not valid JSON numbers") from None
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+UTCDateTime = Annotated[
+    datetime, AfterValidator(_utc), PlainSerializer(_iso_z, return_type=str, when_used="json")
+]
+TaskType = Annotated[str, StringConstraints(pattern=TYPE_PATTERN)]
+WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_plain_json)]
+LeaseSeconds = Annotated[float, Field(ge=1, le=MAX_LEASE_SECONDS), AfterValidator(_finite)]
+Priority = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+MaxAttempts = Annotated[int, Field(ge=1, le=1000)]
+
+
+class Request(BaseModel):
+    """Requests refuse unknown fields: a typo must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskCreate(Request):
+    type: TaskType
+    params: JsonObject = Field(default_factory=dict)
+    priority: Priority | None = None
+    run_at: UTCDateTime | None = None
+    delay_seconds: Annotated[float, Field(ge=0, le=MAX_DELAY_SECONDS)] | None = None
+    max_attempts: MaxAttempts | None = None
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> TaskCreate:
+        if self.run_at is not None and self.delay_seconds is not None:
+            raise ValueError("give run_at or delay_seconds, not both")
+        return self
+
+
+class TaskBatchCreate(Request):
+    tasks: Annotated[list[TaskCreate], Field(min_length=1, max_length=1000)]
+
+
+class Task(BaseModel):
+    id: str
+    type: str
+    status: TaskStatus
+    params: dict[str, Any]
+    priority: int
+    created_at: UTCDateTime
+    run_at: UTCDateTime
+    claimed_at: UTCDateTime | None
+    completed_at: UTCDateTime | None
+    worker_id: str | None
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    max_attempts: int
+    lease_expires_at: UTCDateTime | None
+    progress: float | None
+    progress_message: str | None
+    idempotency_key: str | None
+
+
+class ClaimedTask(Task):
+    lease_token: str
+
+
+class TaskList(BaseModel):
+    tasks: list[Task]
+    next_cursor: str | None
+
+
+class TaskBatch(BaseModel):
+    tasks: list[Task]
+
+
+class ClaimedBatch(BaseModel):
+    tasks: list[ClaimedTask]
+
+
+class ClaimRequest(Request):
+    worker_id: WorkerId
+    task_types: Annotated[list[TaskType], Field(min_length=1, max_length=100)] | None = None
+    lease_seconds: LeaseSeconds | None = None
+    wait_seconds: Annotated[float, Field(ge=0, le=30)] = 0.0
+
+
+class ClaimBatchRequest(ClaimRequest):
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class HeartbeatRequest(Request):
+    worker_id: WorkerId
+    lease_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    lease_seconds: LeaseSeconds | None = None
+    progress: Annotated[float, Field(ge=0, le=100)] | None = None
+    message: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class CompleteRequest(Request):
+    result: JsonObject | None = None
+    worker_id: WorkerId | None = None
+    lease_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class FailRequest(Request):
+    error: Annotated[str, StringConstraints(max_length=65536)]
+    retry: bool = True
+    retry_delay_seconds: Annotated[float, Field(ge=0, le=MAX_DELAY_SECONDS)] | None = None
+    worker_id: WorkerId | None = None
+    lease_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class CompleteItem(Request):
+    id: str
+    lease_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    result: JsonObject | None = None
+
+
+class CompleteBatchRequest(Request):
+    worker_id: WorkerId
+    tasks: Annotated[list[CompleteItem], Field(min_length=1, max_length=1000)]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class CompleteOutcome(BaseModel):
+    """One item of a batch completion: `outcome` is `completed` or the error code."""
+
+    id: str
+    outcome: str
+    task: Task | None = None
+    error: ErrorBody | None = None
+
+
+class CompleteBatchResult(BaseModel):
+    tasks: list[CompleteOutcome]
+
+
+class WorkerSummary(BaseModel):
+    worker_id: str
+    first_seen_at: UTCDateTime
+    last_seen_at: UTCDateTime
+    tasks_processing: int
+    tasks_completed: int
+    tasks_failed: int
+
+
+class WorkerList(BaseModel):
+    workers: list[WorkerSummary]
+
+
+class WorkerStats(WorkerSummary):
+    avg_processing_seconds: float | None
+    current_task_ids: list[str]
+
+
+class QueueCount(BaseModel):
+    type: str
+    status: TaskStatus
+    count: int
+
+
+class QueueStats(BaseModel):
+    depth: list[QueueCount]
+    totals: dict[str, int]
+    completed_last_minute: int
+    failed_last_minute: int
+    oldest_pending_age_seconds: float | None
+    processing_seconds_p50: float | None
+    processing_seconds_p95: float | None
+    generated_at: UTCDateTime
+
+
+class TaskTypeUpdate(Request):
+    params_schema: dict[str, Any] | None = None
+    max_attempts: MaxAttempts | None = None
+    lease_seconds: LeaseSeconds | None = None
+    priority: Priority | None = None
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class TaskTypeInfo(BaseModel):
+    type: str
+    params_schema: dict[str, Any] | None
+    max_attempts: int | None
+    lease_seconds: float | None
+    priority: int | None
+    description: str | None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+
+
+class TaskTypeList(BaseModel):
+    task_types: list[TaskTypeInfo]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+    version: str

@@ -1,0 +1,46 @@
+"""Server settings: one object, read from `TASKMANAGER_*` environment variables or passed in."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from taskmanager.policy import RetryPolicy
+
+
+class Settings(BaseSettings):
+    """Every server setting, with its default. Environment variables use the prefix TASKMANAGER_."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKMANAGER_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./taskmanager.db",
+        description="Where tasks live; the scheme picks the backend (sqlite://, mysql://, postgresql://).",
+    )
+    host: str = Field("127.0.0.1", description="Address `taskmanager serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `taskmanager serve` listens on.")
+    migrate_on_start: bool = Field(True, description="Apply pending migrations when serving.")
+    default_lease_seconds: float = Field(60.0, ge=1, le=43200, description="Lease of a claim.")
+    default_max_attempts: int = Field(3, ge=1, le=1000, description="Attempts before `failed`.")
+    retry_base_seconds: float = Field(2.0, ge=0, description="Backoff after the first failure.")
+    retry_max_seconds: float = Field(3600.0, ge=0, description="Cap on any backoff delay.")
+    retry_jitter: float = Field(0.2, ge=0, le=1, description="Backoff spread, ± this fraction.")
+    long_poll_recheck_seconds: float = Field(
+        5.0, gt=0, le=30, description="How often an idle long poll re-reads the database anyway."
+    )
+    max_page_size: int = Field(500, ge=1, le=10000, description="Largest `limit` of a task list.")
+    sqlite_synchronous: str = Field(
+        "NORMAL",
+        pattern="^(OFF|NORMAL|FULL|EXTRA)$",
+        description="SQLite `synchronous` pragma; NORMAL with WAL survives process crashes.",
+    )
+    sqlite_busy_timeout_ms: int = Field(30000, ge=0, description="SQLite busy timeout.")
+    log_level: str = Field("info", description="Server log level.")
+
+    def retry_policy(self) -> RetryPolicy:
+        """The backoff these settings describe."""
+        return RetryPolicy(
+            base_seconds=self.retry_base_seconds,
+            cap_seconds=self.retry_max_seconds,
+            jitter=self.retry_jitter,
+        )

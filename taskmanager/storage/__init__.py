@@ -1,0 +1,26 @@
+"""Storage: the `Store` interface and its SQL implementation, chosen by database URL."""
+
+from __future__ import annotations
+
+from taskmanager.clock import Clock
+from taskmanager.policy import RetryPolicy
+from taskmanager.storage.base import Created, Store, TaskFilter
+from taskmanager.storage.engine import make_engine
+from taskmanager.storage.sql import SQLStore
+
+__all__ = ["Created", "SQLStore", "Store", "TaskFilter", "open_store"]
+
+
+def open_store(
+    url: str, *, clock: Clock | None = None, default_lease_seconds: float = 60.0,
+    default_max_attempts: int = 3, retry: RetryPolicy | None = None,
+    sqlite_synchronous: str = "NORMAL", sqlite_busy_timeout_ms: int = 30000,
+) -> Store:
+    """The store for a database URL; the scheme alone picks the backend."""
+    engine = make_engine(
+        url, synchronous=sqlite_synchronous, busy_timeout_ms=sqlite_busy_timeout_ms
+    )
+    return SQLStore(
+        engine, clock=clock, default_lease_seconds=default_lease_seconds,
+        default_max_attempts=default_max_attempts, retry=retry,
+    )

@@ -1,0 +1,134 @@
+"""The storage interface. The HTTP routes call it; only its implementations touch a database."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from taskmanager.clock import Clock
+from taskmanager.models import (
+    ClaimedTask,
+    CompleteItem,
+    CompleteOutcome,
+    FailRequest,
+    HeartbeatRequest,
+    QueueStats,
+    Task,
+    TaskCreate,
+    TaskTypeInfo,
+    TaskTypeUpdate,
+    WorkerStats,
+    WorkerSummary,
+)
+from taskmanager.status import TaskStatus
+
+
+@dataclass(frozen=True)
+class Created:
+    """A create's outcome: the task, and whether this call made it (False: an idempotent replay)."""
+
+    task: Task
+    created: bool
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    status: TaskStatus | None = None
+    type: str | None = None
+    worker_id: str | None = None
+
+
+class Store(ABC):
+    """Everything the API needs from a database."""
+
+    clock: Clock
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise `Unavailable` unless the database answers."""
+
+    @abstractmethod
+    def migrate(self) -> None:
+        """Create or upgrade the schema in place."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    def create_tasks(self, items: Sequence[TaskCreate]) -> list[Created]:
+        """Create tasks, all or nothing, honouring idempotency keys and task type schemas."""
+
+    @abstractmethod
+    def get_task(self, task_id: str) -> Task:
+        """One task, or `TaskNotFound`."""
+
+    @abstractmethod
+    def list_tasks(
+        self, where: TaskFilter, limit: int, cursor: str | None
+    ) -> tuple[list[Task], str | None]:
+        """A page of tasks, newest first, and the cursor of the next page."""
+
+    @abstractmethod
+    def claim(
+        self, worker_id: str, task_types: Sequence[str] | None, lease_seconds: float | None,
+        limit: int,
+    ) -> list[ClaimedTask]:
+        """Atomically lease up to `limit` claimable tasks to a worker."""
+
+    @abstractmethod
+    def next_due_at(self, task_types: Sequence[str] | None) -> datetime | None:
+        """The earliest instant a task may become claimable without anyone creating one."""
+
+    @abstractmethod
+    def heartbeat(self, task_id: str, request: HeartbeatRequest) -> Task:
+        """Extend a lease held with a valid token, recording progress."""
+
+    @abstractmethod
+    def complete(
+        self, task_id: str, result: dict[str, object] | None, worker_id: str | None,
+        lease_token: str | None,
+    ) -> Task:
+        """Record success, fenced by the lease."""
+
+    @abstractmethod
+    def complete_many(self, worker_id: str, items: Sequence[CompleteItem]) -> list[CompleteOutcome]:
+        """Complete several tasks in one transaction, with an outcome for each."""
+
+    @abstractmethod
+    def fail(self, task_id: str, request: FailRequest) -> Task:
+        """Record a failed attempt: back to pending with backoff, or failed for good."""
+
+    @abstractmethod
+    def cancel(self, task_id: str) -> Task:
+        """Cancel a pending or processing task."""
+
+    @abstractmethod
+    def retry(self, task_id: str) -> Task:
+        """Send a failed or cancelled task back to pending with its attempts reset."""
+
+    @abstractmethod
+    def list_workers(self) -> list[WorkerSummary]:
+        """Every worker ever seen, most recently seen first."""
+
+    @abstractmethod
+    def worker_stats(self, worker_id: str) -> WorkerStats:
+        """One worker's numbers, or `NotFound`."""
+
+    @abstractmethod
+    def queue_stats(self) -> QueueStats:
+        """Depth by type and status, throughput, oldest pending age, processing time."""
+
+    @abstractmethod
+    def put_task_type(self, name: str, update: TaskTypeUpdate) -> TaskTypeInfo:
+        """Create or replace a task type's settings."""
+
+    @abstractmethod
+    def get_task_type(self, name: str) -> TaskTypeInfo:
+        """One task type, or `NotFound`."""
+
+    @abstractmethod
+    def list_task_types(self) -> list[TaskTypeInfo]:
+        """All task types, by name."""

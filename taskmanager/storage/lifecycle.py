@@ -1,0 +1,154 @@
+"""What happens to a claimed task: heartbeat, complete, fail, cancel, retry.
+
+Each function runs inside a write transaction the store opened, decides with `policy`, and
+persists the decision. The fencing rules of docs/protocol.md live in `check_holder`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, update
+
+from taskmanager import policy
+from taskmanager.errors import InvalidState, LeaseLost, TaskCancelled, TaskNotFound
+from taskmanager.models import FailRequest, HeartbeatRequest, Task
+from taskmanager.status import TaskStatus
+from taskmanager.storage.rows import dump_json, load_json, task_from_row
+from taskmanager.storage.schema import tasks
+from taskmanager.storage.workers import touch_worker
+
+LEASE_LOST = "the lease on this task is no longer yours"
+
+
+def load_for_update(conn: Connection, task_id: str) -> Row[Any]:
+    """The task's row, locked for the rest of the transaction."""
+    row = conn.execute(select(tasks).where(tasks.c.id == task_id).with_for_update()).first()
+    if row is None:
+        raise TaskNotFound(f"no task with id {task_id}", {"id": task_id})
+    return row
+
+
+def check_holder(row: Row[Any], worker_id: str | None, lease_token: str | None) -> None:
+    """Refuse a call that does not come from the task's current lease holder."""
+    details = {"id": row.id, "status": row.status}
+    # A token is the proof; only calls without one are checked by worker id.
+    if lease_token is not None:
+        if lease_token != row.lease_token:
+            raise LeaseLost(LEASE_LOST, details)
+    elif worker_id is not None and worker_id != row.worker_id:
+        raise LeaseLost(LEASE_LOST, details)
+    if row.status == TaskStatus.CANCELLED:
+        raise TaskCancelled("the task was cancelled", details)
+
+
+def _require_processing(row: Row[Any]) -> None:
+    if row.status != TaskStatus.PROCESSING:
+        raise LeaseLost(LEASE_LOST, {"id": row.id, "status": row.status})
+
+
+def _save(conn: Connection, row: Row[Any], **values: Any) -> Task:
+    conn.execute(update(tasks).where(tasks.c.seq == row.seq).values(**values))
+    fresh = conn.execute(select(tasks).where(tasks.c.seq == row.seq)).one()
+    return task_from_row(fresh)
+
+
+def _seconds_held(row: Row[Any], now: datetime) -> float:
+    # `now` and stored instants are both naive UTC inside the store.
+    claimed: datetime | None = row.claimed_at
+    return max(0.0, (now - claimed).total_seconds()) if claimed else 0.0
+
+
+def heartbeat(
+    conn: Connection, now: datetime, task_id: str, req: HeartbeatRequest, default_lease: float
+) -> Task:
+    """Extend the lease of its holder and record progress."""
+    row = load_for_update(conn, task_id)
+    check_holder(row, req.worker_id, req.lease_token)
+    _require_processing(row)
+    lease = policy.resolve_lease_seconds(req.lease_seconds, row.lease_seconds, default_lease)
+    values: dict[str, Any] = {"lease_expires_at": policy.lease_expires_at(now, lease)}
+    if req.progress is not None:
+        values["progress"] = req.progress
+    if req.message is not None:
+        values["progress_message"] = req.message
+    touch_worker(conn, req.worker_id, now)
+    return _save(conn, row, **values)
+
+
+def complete(
+    conn: Connection, now: datetime, task_id: str, result: dict[str, Any] | None,
+    worker_id: str | None, lease_token: str | None,
+) -> Task:
+    """Record success once; an identical repeat from the holder changes nothing."""
+    row = load_for_update(conn, task_id)
+    check_holder(row, worker_id, lease_token)
+    if row.status == TaskStatus.COMPLETED:
+        if load_json(row.result) == result:
+            return task_from_row(row)
+        raise InvalidState("the task is already completed", {"id": row.id})
+    _require_processing(row)
+    touch_worker(conn, row.worker_id, now, completed=1, seconds=_seconds_held(row, now))
+    return _save(
+        conn, row, status=TaskStatus.COMPLETED, result=dump_json(result), completed_at=now,
+        lease_expires_at=None, error=None,
+    )
+
+
+def fail(
+    conn: Connection, now: datetime, task_id: str, req: FailRequest, retry: policy.RetryPolicy
+) -> Task:
+    """Record a failed attempt: back to pending after a backoff while attempts remain."""
+    row = load_for_update(conn, task_id)
+    check_holder(row, req.worker_id, req.lease_token)
+    if _is_repeat_of_fail(row, req):
+        return task_from_row(row)
+    _require_processing(row)
+    status = policy.status_after_failure(row.attempts, row.max_attempts, req.retry)
+    touch_worker(conn, row.worker_id, now, failed=1, seconds=_seconds_held(row, now))
+    if status == TaskStatus.FAILED:
+        return _save(
+            conn, row, status=status, error=req.error, completed_at=now, lease_expires_at=None
+        )
+    delay = req.retry_delay_seconds
+    if delay is None:
+        delay = policy.backoff_seconds(row.attempts, retry)
+    return _save(
+        conn, row, status=status, error=req.error, run_at=now + timedelta(seconds=delay),
+        lease_expires_at=None, worker_id=None,
+    )
+
+
+def _is_repeat_of_fail(row: Row[Any], req: FailRequest) -> bool:
+    # Only a token proves it is the same holder: a pending task has no worker any more.
+    return (
+        req.lease_token is not None
+        and row.status in (TaskStatus.PENDING, TaskStatus.FAILED)
+        and row.error == req.error
+    )
+
+
+def cancel(conn: Connection, now: datetime, task_id: str) -> Task:
+    """Stop a task that has not finished; its holder learns of it on the next heartbeat."""
+    row = load_for_update(conn, task_id)
+    if TaskStatus(row.status).finished:
+        raise InvalidState(f"the task is already {row.status}", {"id": row.id, "status": row.status})
+    return _save(
+        conn, row, status=TaskStatus.CANCELLED, completed_at=now, lease_expires_at=None
+    )
+
+
+def retry(conn: Connection, now: datetime, task_id: str) -> Task:
+    """Give a failed or cancelled task a fresh set of attempts."""
+    row = load_for_update(conn, task_id)
+    if row.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+        raise InvalidState(
+            f"only failed or cancelled tasks can be retried; this one is {row.status}",
+            {"id": row.id, "status": row.status},
+        )
+    return _save(
+        conn, row, status=TaskStatus.PENDING, attempts=0, run_at=now, claimed_at=None,
+        completed_at=None, worker_id=None, lease_token=None, lease_expires_at=None,
+        result=None, error=None, progress=None, progress_message=None,
+    )

@@ -1,0 +1,93 @@
+"""Conversions between database rows and wire models."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from taskmanager.errors import ValidationFailed
+from taskmanager.models import ClaimedTask, Task, TaskCreate
+from taskmanager.status import TaskStatus
+
+
+def to_db_time(value: datetime) -> datetime:
+    """Instants are stored as naive UTC."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def from_db_time(value: datetime | None) -> datetime | None:
+    """Instants come back as aware UTC."""
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def dump_json(value: dict[str, Any] | None) -> str | None:
+    """Compact JSON text for a params or result column."""
+    return None if value is None else json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def load_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def request_hash(item: TaskCreate) -> str:
+    """A fingerprint of a create request, to tell a replay from a different body."""
+    body = item.model_dump(mode="json", exclude_none=True)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def task_from_row(row: Row[Any]) -> Task:
+    """A Task built from a full `tasks` row (already valid, so not validated again)."""
+    return Task.model_construct(**_task_fields(row))
+
+
+def claimed_from_row(row: Row[Any]) -> ClaimedTask:
+    return ClaimedTask.model_construct(**_task_fields(row), lease_token=row.lease_token)
+
+
+def _task_fields(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "type": row.type,
+        "status": TaskStatus(row.status),
+        "params": load_json(row.params),
+        "priority": row.priority,
+        "created_at": from_db_time(row.created_at),
+        "run_at": from_db_time(row.run_at),
+        "claimed_at": from_db_time(row.claimed_at),
+        "completed_at": from_db_time(row.completed_at),
+        "worker_id": row.worker_id,
+        "result": load_json(row.result),
+        "error": row.error,
+        "attempts": row.attempts,
+        "max_attempts": row.max_attempts,
+        "lease_expires_at": from_db_time(row.lease_expires_at),
+        "progress": row.progress,
+        "progress_message": row.progress_message,
+        "idempotency_key": row.idempotency_key,
+    }
+
+
+def encode_cursor(seq: int) -> str:
+    """An opaque page cursor."""
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position a cursor stands for; a clear 422 for anything we did not hand out."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode()).decode()
+        if not text.startswith("s"):
+            raise ValueError(text)
+        return int(text[1:])
+    except (ValueError, binascii.Error, UnicodeError):
+        raise ValidationFailed("invalid cursor", {"cursor": cursor[:100]}) from None

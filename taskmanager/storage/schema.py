@@ -1,0 +1,96 @@
+"""The tables, as SQLAlchemy Core metadata. Migrations create them; queries read this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData()
+
+# Naive UTC instants with microseconds on every backend.
+Instant = DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# SQLite only aliases the rowid for INTEGER PRIMARY KEY.
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("type", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("params", LongText, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("run_at", Instant, nullable=False),
+    Column("claimed_at", Instant),
+    Column("completed_at", Instant),
+    Column("worker_id", String(200)),
+    Column("result", LongText),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("lease_expires_at", Instant),
+    Column("lease_token", String(64)),
+    Column("lease_seconds", Float),
+    Column("progress", Float),
+    Column("progress_message", String(1000)),
+    Column("idempotency_key", String(200), unique=True),
+    Column("request_hash", String(64)),
+)
+
+Index(
+    "ix_tasks_claim",
+    tasks.c.status,
+    tasks.c.priority.desc(),
+    tasks.c.run_at,
+    tasks.c.seq,
+)
+Index(
+    "ix_tasks_type_claim",
+    tasks.c.type,
+    tasks.c.status,
+    tasks.c.priority.desc(),
+    tasks.c.run_at,
+    tasks.c.seq,
+)
+Index("ix_tasks_status_run_at", tasks.c.status, tasks.c.run_at)
+Index("ix_tasks_status_lease", tasks.c.status, tasks.c.lease_expires_at)
+Index("ix_tasks_status_completed", tasks.c.status, tasks.c.completed_at)
+Index("ix_tasks_worker", tasks.c.worker_id, tasks.c.status)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", String(200), primary_key=True),
+    Column("first_seen_at", Instant, nullable=False),
+    Column("last_seen_at", Instant, nullable=False),
+    Column("tasks_completed", BigInteger, nullable=False, default=0),
+    Column("tasks_failed", BigInteger, nullable=False, default=0),
+    Column("processing_seconds_total", Float, nullable=False, default=0.0),
+)
+
+task_types = Table(
+    "task_types",
+    metadata,
+    Column("type", String(200), primary_key=True),
+    Column("params_schema", LongText),
+    Column("max_attempts", Integer),
+    Column("lease_seconds", Float),
+    Column("priority", Integer),
+    Column("description", Text),
+    Column("created_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+)
