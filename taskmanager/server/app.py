@@ -1,0 +1,110 @@
+"""The ASGI application: `create_app(settings)` and the one error handler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from taskmanager import __version__
+from taskmanager.clock import Clock
+from taskmanager.errors import MethodNotAllowed, NotFound, TaskManagerError, ValidationFailed
+from taskmanager.server.longpoll import Waiters
+from taskmanager.server.routes import health, leases, task_types, tasks, workers
+from taskmanager.server.settings import Settings
+from taskmanager.storage import Store, open_store
+
+log = logging.getLogger("taskmanager.server")
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """Build the API for these settings (read from the environment when not given)."""
+    settings = settings or Settings()
+    store = store or open_store(
+        settings.database_url,
+        clock=clock,
+        default_lease_seconds=settings.default_lease_seconds,
+        default_max_attempts=settings.default_max_attempts,
+        retry=settings.retry_policy(),
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    waiters = Waiters(settings.long_poll_recheck_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        waiters.bind(asyncio.get_running_loop())
+        if settings.migrate_on_start:
+            await asyncio.to_thread(store.migrate)
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="TaskManager",
+        version=__version__,
+        description="A central task queue: clients create tasks, workers claim, run and report them.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.waiters = waiters
+    for module in (health, tasks, leases, workers, task_types):
+        app.include_router(module.router, prefix="/api")
+    _install_error_handlers(app)
+    return app
+
+
+def _render(error: TaskManagerError) -> JSONResponse:
+    return JSONResponse(error.to_dict(), status_code=error.status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TaskManagerError)
+    async def _known(_request: Request, exc: TaskManagerError) -> JSONResponse:
+        return _render(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _render(validation_error(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _render(NotFound("no such endpoint"))
+        if exc.status_code == 405:
+            return _render(MethodNotAllowed("method not allowed on this endpoint"))
+        body = {"error": "http_error", "message": str(exc.detail), "details": {}}
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = {"error": "internal_error", "message": "internal server error", "details": {}}
+        return JSONResponse(body, status_code=500)
+
+
+def validation_error(errors: Any) -> ValidationFailed:
+    """One readable 422 from pydantic's list of errors."""
+    problems = [
+        {
+            "path": ".".join(str(part) for part in error.get("loc", ()) if part != "body"),
+            "message": str(error.get("msg", "invalid")),
+            "type": str(error.get("type", "")),
+        }
+        for error in errors
+    ]
+    first = problems[0] if problems else {"path": "", "message": "invalid request"}
+    where = f"{first['path']}: " if first["path"] else ""
+    return ValidationFailed(f"{where}{first['message']}", {"errors": problems[:20]})

@@ -1,0 +1,44 @@
+"""What routes receive: the store, the long-poll waiters, the settings; and error docs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from taskmanager.errors import TaskManagerError
+from taskmanager.models import ErrorBody
+from taskmanager.server.longpoll import Waiters
+from taskmanager.server.settings import Settings
+from taskmanager.storage import Store
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _waiters(request: Request) -> Waiters:
+    waiters: Waiters = request.app.state.waiters
+    return waiters
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+WaitersDep = Annotated[Waiters, Depends(_waiters)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def errors(*kinds: type[TaskManagerError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the errors an endpoint can answer with (422 always)."""
+    described: dict[int, list[str]] = {422: ["validation_error"], 503: ["unavailable"]}
+    for kind in kinds:
+        described.setdefault(kind.status, []).append(kind.code)
+    return {
+        status: {"model": ErrorBody, "description": "error: " + ", ".join(sorted(set(codes)))}
+        for status, codes in sorted(described.items())
+    }

@@ -1,0 +1,145 @@
+"""Long polls: idle claims wait here, on the event loop, holding no thread and no connection.
+
+Whatever may have made a task claimable calls `notify`; a waiting claim wakes and tries the
+database again. Wake-ups are targeted: one waiter per new task of its types, and a waiter that
+got a task passes the baton to the next, so that a burst of tasks is not met by a thundering herd.
+A timer wakes one waiter when the earliest delayed task or lease of some types comes due, and
+every waiter re-reads the database at least every `recheck_seconds` whatever happens, so that no
+wake-up can be lost for good (tasks created by another server process included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from taskmanager.models import Task
+from taskmanager.status import TaskStatus
+
+Types = frozenset[str] | None  # None: every type
+
+
+def _types(names: Iterable[str] | None) -> Types:
+    return frozenset(names) if names else None
+
+
+def _overlap(a: Types, b: Types) -> bool:
+    return a is None or b is None or not a.isdisjoint(b)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    types: Types
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Waiters:
+    """The claims waiting for work in this server process."""
+
+    def __init__(self, recheck_seconds: float) -> None:
+        self.recheck_seconds = recheck_seconds
+        self.generation = 0
+        self._waiting: list[_Waiter] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timers: dict[Types, tuple[float, asyncio.TimerHandle]] = {}
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop that serves requests."""
+        self._loop = loop
+
+    @property
+    def waiting(self) -> int:
+        """How many claims are waiting now."""
+        return len(self._waiting)
+
+    def notify(self, task_type: str, count: int = 1, delay_seconds: float = 0.0) -> None:
+        """Say that `count` tasks of `task_type` become claimable in `delay_seconds`.
+
+        Safe to call from any thread.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        types = frozenset((task_type,))
+        if delay_seconds > 0:
+            loop.call_soon_threadsafe(self.wake_at, delay_seconds, types)
+        else:
+            loop.call_soon_threadsafe(self._wake, types, count)
+
+    def pass_baton(self, task_type: str) -> None:
+        """A woken claim found work: there may be more, so wake one more waiter for the type."""
+        self._wake(frozenset((task_type,)), 1)
+
+    def wake_at(self, delay_seconds: float, types: Types) -> None:
+        """Wake one waiter for `types` after `delay_seconds`; only the earliest timer is kept."""
+        loop = self._loop
+        if loop is None:
+            return
+        when = loop.time() + max(0.0, delay_seconds)
+        current = self._timers.get(types)
+        if current is not None:
+            if current[0] <= when:
+                return
+            current[1].cancel()
+        self._timers[types] = (when, loop.call_at(when, self._on_timer, types))
+
+    def _on_timer(self, types: Types) -> None:
+        self._timers.pop(types, None)
+        self._wake(types, 1)
+
+    def _wake(self, types: Types, count: int) -> None:
+        self.generation += 1
+        for waiter in self._waiting:
+            if count <= 0:
+                return
+            if not waiter.event.is_set() and _overlap(waiter.types, types):
+                waiter.event.set()
+                count -= 1
+
+    async def wait(self, task_types: Sequence[str] | None, timeout: float, since: int) -> bool:
+        """Wait for a matching wake-up; False when `timeout` passed without one.
+
+        `since` is the generation read before the caller last looked at the database: if a
+        wake-up came in between, return at once rather than sleep through it.
+        """
+        if self.generation != since:
+            return True
+        waiter = _Waiter(_types(task_types))
+        self._waiting.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter.event.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiting.remove(waiter)
+            if waiter.event.is_set() and _cancelled():
+                # The client left after being woken: hand its wake-up to another waiter.
+                self._wake(waiter.types, 1)
+
+
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def announce(waiters: Waiters, tasks: Sequence[Task], now: datetime) -> None:
+    """Tell waiting claims about tasks that are (or will become) pending."""
+    due: Counter[str] = Counter()
+    later: dict[str, float] = {}
+    for task in tasks:
+        if task.status != TaskStatus.PENDING:
+            continue
+        delay = (task.run_at - now).total_seconds()
+        if delay <= 0:
+            due[task.type] += 1
+        else:
+            later[task.type] = min(delay, later.get(task.type, delay))
+    for task_type, count in due.items():
+        waiters.notify(task_type, count)
+    for task_type, delay in later.items():
+        waiters.notify(task_type, 1, delay)

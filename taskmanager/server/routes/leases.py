@@ -1,0 +1,106 @@
+"""What workers call: claim (with long poll), heartbeat, complete, fail."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from taskmanager.errors import InvalidState, LeaseLost, TaskCancelled, TaskNotFound
+from taskmanager.models import (
+    ClaimBatchRequest,
+    ClaimedBatch,
+    ClaimedTask,
+    ClaimRequest,
+    CompleteBatchRequest,
+    CompleteBatchResult,
+    CompleteRequest,
+    FailRequest,
+    HeartbeatRequest,
+    Task,
+)
+from taskmanager.server.deps import StoreDep, WaitersDep, errors
+from taskmanager.server.longpoll import Waiters, announce
+from taskmanager.storage import Store
+
+router = APIRouter(tags=["workers"])
+
+
+async def claim_tasks(
+    store: Store, waiters: Waiters, request: ClaimRequest, limit: int
+) -> Sequence[ClaimedTask]:
+    """Claim now, or wait up to `wait_seconds` for something to claim."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + request.wait_seconds
+    woken = False
+    while True:
+        since = waiters.generation
+        claimed = await run_in_threadpool(
+            store.claim, request.worker_id, request.task_types, request.lease_seconds, limit
+        )
+        if claimed:
+            if woken:
+                waiters.pass_baton(claimed[-1].type)
+            return claimed
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return []
+        due = await run_in_threadpool(store.next_due_at, request.task_types)
+        if due is not None:
+            delay = (due - store.clock.now()).total_seconds()
+            waiters.wake_at(delay, frozenset(request.task_types or ()) or None)
+        timeout = min(remaining, waiters.recheck_seconds)
+        woken = await waiters.wait(request.task_types, timeout, since)
+
+
+@router.post("/tasks/claim", response_model=ClaimedTask | None, responses=errors())
+async def claim(body: ClaimRequest, store: StoreDep, waiters: WaitersDep) -> ClaimedTask | None:
+    """Lease the next task, or `null` when none is available (after `wait_seconds`)."""
+    claimed = await claim_tasks(store, waiters, body, 1)
+    return claimed[0] if claimed else None
+
+
+@router.post("/tasks/claim/batch", response_model=ClaimedBatch, responses=errors())
+async def claim_batch(body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep) -> ClaimedBatch:
+    """Lease up to `limit` tasks at once; an empty list when none is available."""
+    return ClaimedBatch(tasks=list(await claim_tasks(store, waiters, body, body.limit)))
+
+
+@router.post(
+    "/tasks/{task_id}/heartbeat",
+    response_model=Task,
+    responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
+)
+def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep) -> Task:
+    """Extend the lease and report progress; 409 tells the worker to stop."""
+    return store.heartbeat(task_id, body)
+
+
+@router.post(
+    "/tasks/{task_id}/complete",
+    response_model=Task,
+    responses=errors(TaskNotFound, LeaseLost, TaskCancelled, InvalidState),
+)
+def complete(task_id: str, body: CompleteRequest, store: StoreDep) -> Task:
+    """Record the result of a task the caller holds."""
+    return store.complete(task_id, body.result, body.worker_id, body.lease_token)
+
+
+@router.post(
+    "/tasks/{task_id}/fail",
+    response_model=Task,
+    responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
+)
+def fail(task_id: str, body: FailRequest, store: StoreDep, waiters: WaitersDep) -> Task:
+    """Record a failed attempt; the task is retried after a backoff while attempts remain."""
+    task = store.fail(task_id, body)
+    announce(waiters, [task], store.clock.now())
+    return task
+
+
+@router.post("/tasks/complete/batch", response_model=CompleteBatchResult, responses=errors())
+def complete_batch(body: CompleteBatchRequest, store: StoreDep) -> CompleteBatchResult:
+    """Complete several held tasks at once; each item says how it went."""
+    return CompleteBatchResult(tasks=store.complete_many(body.worker_id, body.tasks))

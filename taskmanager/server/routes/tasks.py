@@ -1,0 +1,90 @@
+"""Creating, listing and reading tasks; cancel and retry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from taskmanager.errors import Conflict, InvalidState, TaskNotFound, ValidationFailed
+from taskmanager.models import TYPE_PATTERN, Task, TaskBatch, TaskBatchCreate, TaskCreate, TaskList
+from taskmanager.server.deps import SettingsDep, StoreDep, WaitersDep, errors
+from taskmanager.server.longpoll import announce
+from taskmanager.status import TaskStatus
+from taskmanager.storage import TaskFilter
+
+router = APIRouter(tags=["tasks"])
+
+
+@router.post(
+    "/tasks",
+    response_model=Task,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": Task, "description": "an idempotent replay: the existing task"}}
+    | errors(Conflict),
+)
+def create_task(body: TaskCreate, store: StoreDep, waiters: WaitersDep, response: Response) -> Task:
+    """Create a task. The same idempotency key and body again returns the first task."""
+    (outcome,) = store.create_tasks([body])
+    if outcome.created:
+        announce(waiters, [outcome.task], store.clock.now())
+    else:
+        response.status_code = status.HTTP_200_OK
+    return outcome.task
+
+
+@router.post(
+    "/tasks/batch",
+    response_model=TaskBatch,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(Conflict),
+)
+def create_tasks(body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep) -> TaskBatch:
+    """Create up to 1000 tasks in one transaction: all of them or none."""
+    outcomes = store.create_tasks(body.tasks)
+    announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
+    return TaskBatch(tasks=[o.task for o in outcomes])
+
+
+@router.get("/tasks", response_model=TaskList, responses=errors())
+def list_tasks(
+    store: StoreDep,
+    settings: SettingsDep,
+    status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    type_: Annotated[str | None, Query(alias="type", pattern=TYPE_PATTERN)] = None,
+    worker_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> TaskList:
+    """Tasks, newest first, filtered; follow `next_cursor` for the next page."""
+    if limit > settings.max_page_size:
+        raise ValidationFailed(
+            f"limit: at most {settings.max_page_size} tasks a page",
+            {"limit": limit, "max": settings.max_page_size},
+        )
+    page, next_cursor = store.list_tasks(TaskFilter(status_, type_, worker_id), limit, cursor)
+    return TaskList(tasks=page, next_cursor=next_cursor)
+
+
+@router.get("/tasks/{task_id}", response_model=Task, responses=errors(TaskNotFound))
+def get_task(task_id: str, store: StoreDep) -> Task:
+    """One task."""
+    return store.get_task(task_id)
+
+
+@router.post(
+    "/tasks/{task_id}/cancel", response_model=Task, responses=errors(TaskNotFound, InvalidState)
+)
+def cancel_task(task_id: str, store: StoreDep) -> Task:
+    """Cancel a pending or processing task; its worker learns of it on its next heartbeat."""
+    return store.cancel(task_id)
+
+
+@router.post(
+    "/tasks/{task_id}/retry", response_model=Task, responses=errors(TaskNotFound, InvalidState)
+)
+def retry_task(task_id: str, store: StoreDep, waiters: WaitersDep) -> Task:
+    """Send a failed or cancelled task back to pending with its attempts reset."""
+    task = store.retry(task_id)
+    announce(waiters, [task], store.clock.now())
+    return task
