@@ -14,7 +14,7 @@ from taskmanager.status import TaskStatus
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff: `base × 2^(attempt−1)`, ± `jitter`, capped at `cap_seconds`."""
+    """Exponential backoff: `base * 2^(attempt-1)`, ± `jitter`, capped at `cap_seconds`."""
 
     base_seconds: float = 2.0
     cap_seconds: float = 3600.0
@@ -46,7 +46,7 @@ def status_after_failure(attempts: int, max_attempts: int, retry: bool) -> TaskS
 def resolve_lease_seconds(
     requested: float | None, task_default: float | None, server_default: float
 ) -> float:
-    """The lease a claim or heartbeat gets: the request's, else the task type's, else the server's."""
+    """The lease to grant: the request's, else the task type's, else the server's default."""
     if requested is not None:
         return requested
     if task_default is not None:

@@ -51,7 +51,7 @@ def create_app(
     app = FastAPI(
         title="TaskManager",
         version=__version__,
-        description="A central task queue: clients create tasks, workers claim, run and report them.",
+        description="A central task queue: clients create tasks; workers claim, run, report them.",
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
@@ -108,3 +108,13 @@ def validation_error(errors: Any) -> ValidationFailed:
     first = problems[0] if problems else {"path": "", "message": "invalid request"}
     where = f"{first['path']}: " if first["path"] else ""
     return ValidationFailed(f"{where}{first['message']}", {"errors": problems[:20]})
+
+
+def app_from_env() -> FastAPI:
+    """The app with settings from the environment: the factory `taskmanager serve` runs."""
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    # `serve` migrated already; N worker processes need not race to do it again.
+    return create_app(settings.model_copy(update={"migrate_on_start": False}))

@@ -12,15 +12,23 @@ __all__ = ["Created", "SQLStore", "Store", "TaskFilter", "open_store"]
 
 
 def open_store(
-    url: str, *, clock: Clock | None = None, default_lease_seconds: float = 60.0,
-    default_max_attempts: int = 3, retry: RetryPolicy | None = None,
-    sqlite_synchronous: str = "NORMAL", sqlite_busy_timeout_ms: int = 30000,
+    url: str,
+    *,
+    clock: Clock | None = None,
+    default_lease_seconds: float = 60.0,
+    default_max_attempts: int = 3,
+    retry: RetryPolicy | None = None,
+    sqlite_synchronous: str = "NORMAL",
+    sqlite_busy_timeout_ms: int = 30000,
 ) -> Store:
     """The store for a database URL; the scheme alone picks the backend."""
     engine = make_engine(
         url, synchronous=sqlite_synchronous, busy_timeout_ms=sqlite_busy_timeout_ms
     )
     return SQLStore(
-        engine, clock=clock, default_lease_seconds=default_lease_seconds,
-        default_max_attempts=default_max_attempts, retry=retry,
+        engine,
+        clock=clock,
+        default_lease_seconds=default_lease_seconds,
+        default_max_attempts=default_max_attempts,
+        retry=retry,
     )

@@ -73,7 +73,10 @@ class Store(ABC):
 
     @abstractmethod
     def claim(
-        self, worker_id: str, task_types: Sequence[str] | None, lease_seconds: float | None,
+        self,
+        worker_id: str,
+        task_types: Sequence[str] | None,
+        lease_seconds: float | None,
         limit: int,
     ) -> list[ClaimedTask]:
         """Atomically lease up to `limit` claimable tasks to a worker."""
@@ -88,7 +91,10 @@ class Store(ABC):
 
     @abstractmethod
     def complete(
-        self, task_id: str, result: dict[str, object] | None, worker_id: str | None,
+        self,
+        task_id: str,
+        result: dict[str, object] | None,
+        worker_id: str | None,
         lease_token: str | None,
     ) -> Task:
         """Record success, fenced by the lease."""

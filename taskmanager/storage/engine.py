@@ -82,7 +82,9 @@ def translate_errors() -> Iterator[None]:
         yield
     except OperationalError as exc:
         log.warning("database unavailable: %s", exc.orig)
-        raise Unavailable("the database is unavailable", {"reason": type(exc.orig).__name__}) from exc
+        raise Unavailable(
+            "the database is unavailable", {"reason": type(exc.orig).__name__}
+        ) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise Unavailable("the database connection was lost") from exc

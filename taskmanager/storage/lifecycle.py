@@ -78,8 +78,12 @@ def heartbeat(
 
 
 def complete(
-    conn: Connection, now: datetime, task_id: str, result: dict[str, Any] | None,
-    worker_id: str | None, lease_token: str | None,
+    conn: Connection,
+    now: datetime,
+    task_id: str,
+    result: dict[str, Any] | None,
+    worker_id: str | None,
+    lease_token: str | None,
 ) -> Task:
     """Record success once; an identical repeat from the holder changes nothing."""
     row = load_for_update(conn, task_id)
@@ -91,8 +95,13 @@ def complete(
     _require_processing(row)
     touch_worker(conn, row.worker_id, now, completed=1, seconds=_seconds_held(row, now))
     return _save(
-        conn, row, status=TaskStatus.COMPLETED, result=dump_json(result), completed_at=now,
-        lease_expires_at=None, error=None,
+        conn,
+        row,
+        status=TaskStatus.COMPLETED,
+        result=dump_json(result),
+        completed_at=now,
+        lease_expires_at=None,
+        error=None,
     )
 
 
@@ -115,8 +124,13 @@ def fail(
     if delay is None:
         delay = policy.backoff_seconds(row.attempts, retry)
     return _save(
-        conn, row, status=status, error=req.error, run_at=now + timedelta(seconds=delay),
-        lease_expires_at=None, worker_id=None,
+        conn,
+        row,
+        status=status,
+        error=req.error,
+        run_at=now + timedelta(seconds=delay),
+        lease_expires_at=None,
+        worker_id=None,
     )
 
 
@@ -133,10 +147,10 @@ def cancel(conn: Connection, now: datetime, task_id: str) -> Task:
     """Stop a task that has not finished; its holder learns of it on the next heartbeat."""
     row = load_for_update(conn, task_id)
     if TaskStatus(row.status).finished:
-        raise InvalidState(f"the task is already {row.status}", {"id": row.id, "status": row.status})
-    return _save(
-        conn, row, status=TaskStatus.CANCELLED, completed_at=now, lease_expires_at=None
-    )
+        raise InvalidState(
+            f"the task is already {row.status}", {"id": row.id, "status": row.status}
+        )
+    return _save(conn, row, status=TaskStatus.CANCELLED, completed_at=now, lease_expires_at=None)
 
 
 def retry(conn: Connection, now: datetime, task_id: str) -> Task:
@@ -148,7 +162,18 @@ def retry(conn: Connection, now: datetime, task_id: str) -> Task:
             {"id": row.id, "status": row.status},
         )
     return _save(
-        conn, row, status=TaskStatus.PENDING, attempts=0, run_at=now, claimed_at=None,
-        completed_at=None, worker_id=None, lease_token=None, lease_expires_at=None,
-        result=None, error=None, progress=None, progress_message=None,
+        conn,
+        row,
+        status=TaskStatus.PENDING,
+        attempts=0,
+        run_at=now,
+        claimed_at=None,
+        completed_at=None,
+        worker_id=None,
+        lease_token=None,
+        lease_expires_at=None,
+        result=None,
+        error=None,
+        progress=None,
+        progress_message=None,
     )

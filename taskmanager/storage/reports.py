@@ -36,7 +36,8 @@ def _oldest_pending_age(conn: Connection, now: datetime) -> float | None:
     ).scalar_one()
     if oldest is None:
         return None
-    return max(0.0, (now - oldest).total_seconds())
+    age: float = (now - oldest).total_seconds()
+    return max(0.0, age)
 
 
 def _processing_times(conn: Connection) -> list[float]:
@@ -46,9 +47,7 @@ def _processing_times(conn: Connection) -> list[float]:
         .order_by(tasks.c.completed_at.desc())
         .limit(PERCENTILE_WINDOW)
     )
-    return sorted(
-        (done - claimed).total_seconds() for claimed, done in rows if claimed is not None
-    )
+    return sorted((done - claimed).total_seconds() for claimed, done in rows if claimed is not None)
 
 
 def queue_stats(conn: Connection, now: datetime) -> QueueStats:

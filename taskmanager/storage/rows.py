@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Row
 
@@ -23,6 +23,10 @@ def to_db_time(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+@overload
+def from_db_time(value: datetime) -> datetime: ...
+@overload
+def from_db_time(value: None) -> None: ...
 def from_db_time(value: datetime | None) -> datetime | None:
     """Instants come back as aware UTC."""
     return None if value is None else value.replace(tzinfo=UTC)

@@ -52,8 +52,13 @@ class SQLStore(Store):
     """Tasks in a relational database reached through SQLAlchemy Core."""
 
     def __init__(
-        self, engine: Engine, *, clock: Clock | None = None, default_lease_seconds: float = 60.0,
-        default_max_attempts: int = 3, retry: policy.RetryPolicy | None = None,
+        self,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        default_lease_seconds: float = 60.0,
+        default_max_attempts: int = 3,
+        retry: policy.RetryPolicy | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock or SystemClock()
@@ -100,9 +105,7 @@ class SQLStore(Store):
         rows = _first_per_key([self._new_row(item, types.get(item.type), now) for item in items])
         with self._write() as conn:
             existing = _existing_by_key(conn, rows)
-            fresh = {
-                row["id"]: row for row in rows if row["idempotency_key"] not in existing
-            }
+            fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
             if fresh:
                 conn.execute(insert(tasks), list(fresh.values()))
             ids = [existing.get(row["idempotency_key"], row["id"]) for row in rows]
@@ -118,10 +121,14 @@ class SQLStore(Store):
         else:
             run_at = now + timedelta(seconds=item.delay_seconds or 0)
         return {
-            "id": str(uuid.uuid4()), "type": item.type, "status": TaskStatus.PENDING,
+            "id": str(uuid.uuid4()),
+            "type": item.type,
+            "status": TaskStatus.PENDING,
             "params": dump_json(item.params),
             "priority": _first(item.priority, type_row and type_row.priority, 0),
-            "created_at": now, "run_at": run_at, "attempts": 0,
+            "created_at": now,
+            "run_at": run_at,
+            "attempts": 0,
             "max_attempts": _first(
                 item.max_attempts, type_row and type_row.max_attempts, self.default_max_attempts
             ),
@@ -158,7 +165,10 @@ class SQLStore(Store):
     # -- claim ---------------------------------------------------------------------------------
 
     def claim(
-        self, worker_id: str, task_types: Sequence[str] | None, lease_seconds: float | None,
+        self,
+        worker_id: str,
+        task_types: Sequence[str] | None,
+        lease_seconds: float | None,
         limit: int,
     ) -> list[ClaimedTask]:
         now = self._now()
@@ -172,9 +182,13 @@ class SQLStore(Store):
                 update(tasks)
                 .where(tasks.c.seq == bindparam("b_seq"), tasks.c.status == TaskStatus.PENDING)
                 .values(
-                    status=TaskStatus.PROCESSING, worker_id=worker_id, claimed_at=now,
-                    attempts=tasks.c.attempts + 1, lease_token=bindparam("b_token"),
-                    lease_expires_at=bindparam("b_expires"), progress=None,
+                    status=TaskStatus.PROCESSING,
+                    worker_id=worker_id,
+                    claimed_at=now,
+                    attempts=tasks.c.attempts + 1,
+                    lease_token=bindparam("b_token"),
+                    lease_expires_at=bindparam("b_expires"),
+                    progress=None,
                     progress_message=None,
                 ),
                 [
@@ -227,7 +241,9 @@ class SQLStore(Store):
                 update(tasks)
                 .where(tasks.c.seq == seq)
                 .values(
-                    status=status, error=LEASE_EXPIRED, lease_expires_at=None,
+                    status=status,
+                    error=LEASE_EXPIRED,
+                    lease_expires_at=None,
                     completed_at=now if finished else None,
                     worker_id=tasks.c.worker_id if finished else None,
                 )
@@ -255,7 +271,10 @@ class SQLStore(Store):
             )
 
     def complete(
-        self, task_id: str, result: dict[str, Any] | None, worker_id: str | None,
+        self,
+        task_id: str,
+        result: dict[str, Any] | None,
+        worker_id: str | None,
         lease_token: str | None,
     ) -> Task:
         with self._write() as conn:

@@ -25,7 +25,7 @@ def compiled_validator(schema_text: str) -> Validator:
     """A validator for a stored schema, built once per distinct schema."""
     schema = json.loads(schema_text)
     cls = validator_for(schema, default=Draft202012Validator)
-    return cls(schema)  # type: ignore[no-any-return]
+    return cls(schema)
 
 
 def check_schema(schema: dict[str, Any]) -> None:

@@ -16,8 +16,13 @@ from taskmanager.storage.schema import tasks, workers
 
 
 def touch_worker(
-    conn: Connection, worker_id: str | None, now: datetime, *, completed: int = 0,
-    failed: int = 0, seconds: float = 0.0,
+    conn: Connection,
+    worker_id: str | None,
+    now: datetime,
+    *,
+    completed: int = 0,
+    failed: int = 0,
+    seconds: float = 0.0,
 ) -> None:
     """Note that a worker was seen now, adding to its counters."""
     if worker_id is None:
@@ -35,8 +40,12 @@ def touch_worker(
     if changed:
         return
     values = {
-        "worker_id": worker_id, "first_seen_at": now, "last_seen_at": now,
-        "tasks_completed": completed, "tasks_failed": failed, "processing_seconds_total": seconds,
+        "worker_id": worker_id,
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "tasks_completed": completed,
+        "tasks_failed": failed,
+        "processing_seconds_total": seconds,
     }
     try:
         with conn.begin_nested():

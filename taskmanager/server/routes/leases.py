@@ -63,7 +63,9 @@ async def claim(body: ClaimRequest, store: StoreDep, waiters: WaitersDep) -> Cla
 
 
 @router.post("/tasks/claim/batch", response_model=ClaimedBatch, responses=errors())
-async def claim_batch(body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep) -> ClaimedBatch:
+async def claim_batch(
+    body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep
+) -> ClaimedBatch:
     """Lease up to `limit` tasks at once; an empty list when none is available."""
     return ClaimedBatch(tasks=list(await claim_tasks(store, waiters, body, body.limit)))
 

@@ -20,8 +20,10 @@ router = APIRouter(tags=["tasks"])
     "/tasks",
     response_model=Task,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": Task, "description": "an idempotent replay: the existing task"}}
-    | errors(Conflict),
+    responses={
+        **errors(Conflict),
+        200: {"model": Task, "description": "an idempotent replay: the existing task"},
+    },
 )
 def create_task(body: TaskCreate, store: StoreDep, waiters: WaitersDep, response: Response) -> Task:
     """Create a task. The same idempotency key and body again returns the first task."""

@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check lint format pytest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Set up and start the API on the embedded SQLite database (http://127.0.0.1:8000/api).
+run: $(STAMP)
+	$(BIN)/taskmanager serve
+
+## Set up and run everything: format and lint checks, type checks, the whole test suite.
+test: check pytest
+
+check: $(STAMP)
+	$(BIN)/ruff format --check taskmanager tests
+	$(BIN)/ruff check taskmanager tests
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+format: $(STAMP)
+	$(BIN)/ruff format taskmanager tests
+	$(BIN)/ruff check --fix taskmanager tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`python -m taskmanager` is the `taskmanager` command."""
+
+from taskmanager.cli import main
+
+main()

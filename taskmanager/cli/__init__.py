@@ -1,0 +1,113 @@
+"""The `taskmanager` command."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from taskmanager import __version__
+from taskmanager.cli.output import fail_with
+from taskmanager.cli.tasks import stats, tasks
+from taskmanager.errors import TaskManagerError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="taskmanager")
+def main() -> None:
+    """TaskManager: a central task queue with an HTTP API."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="[default: 8000]")
+@click.option(
+    "--database-url",
+    default=None,
+    help="sqlite:///path, mysql://..., postgresql://...  [default: sqlite:///./taskmanager.db]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="[default: info]",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    workers: int,
+    log_level: str | None,
+) -> None:
+    """Start the API server (migrations are applied first)."""
+    import uvicorn
+
+    from taskmanager.server.settings import Settings
+    from taskmanager.storage import open_store
+
+    overrides = {"host": host, "port": port, "database_url": database_url, "log_level": log_level}
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"TASKMANAGER_{name.upper()}"] = str(value)
+    settings = Settings()
+    try:
+        store = open_store(settings.database_url)
+        store.migrate()
+        store.close()
+    except TaskManagerError as exc:
+        fail_with(exc)
+    click.echo(
+        f"TaskManager {__version__} on http://{settings.host}:{settings.port}/api "
+        f"(database {_redact(settings.database_url)})"
+    )
+    uvicorn.run(
+        "taskmanager.server.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+    )
+
+
+@main.command()
+@click.option(
+    "--database-url",
+    default=None,
+    envvar="TASKMANAGER_DATABASE_URL",
+    help="[default: sqlite:///./taskmanager.db]",
+)
+def migrate(database_url: str | None) -> None:
+    """Create the schema or upgrade it in place to this version."""
+    from taskmanager.server.settings import Settings
+    from taskmanager.storage import open_store
+
+    url = database_url or Settings().database_url
+    try:
+        store = open_store(url)
+        store.migrate()
+        store.close()
+    except TaskManagerError as exc:
+        fail_with(exc)
+    click.echo(f"database {_redact(url)} is up to date")
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is reported by the store itself
+        return url
+
+
+main.add_command(tasks)
+main.add_command(stats)
