@@ -50,19 +50,14 @@ def serve(
     import uvicorn
 
     from taskmanager.server.settings import Settings
-    from taskmanager.storage import open_store
 
     overrides = {"host": host, "port": port, "database_url": database_url, "log_level": log_level}
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"TASKMANAGER_{name.upper()}"] = str(value)
     settings = Settings()
-    try:
-        store = open_store(settings.database_url)
-        store.migrate()
-        store.close()
-    except TaskManagerError as exc:
-        fail_with(exc)
+    if settings.migrate_on_start:
+        _migrate(settings.database_url)
     click.echo(
         f"TaskManager {__version__} on http://{settings.host}:{settings.port}/api "
         f"(database {_redact(settings.database_url)})"
@@ -87,16 +82,21 @@ def serve(
 def migrate(database_url: str | None) -> None:
     """Create the schema or upgrade it in place to this version."""
     from taskmanager.server.settings import Settings
-    from taskmanager.storage import open_store
 
     url = database_url or Settings().database_url
+    _migrate(url)
+    click.echo(f"database {_redact(url)} is up to date")
+
+
+def _migrate(url: str) -> None:
+    from taskmanager.storage import open_store
+
     try:
         store = open_store(url)
         store.migrate()
         store.close()
     except TaskManagerError as exc:
         fail_with(exc)
-    click.echo(f"database {_redact(url)} is up to date")
 
 
 def _redact(url: str) -> str:
