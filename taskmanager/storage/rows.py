@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, overload
 
@@ -14,6 +15,8 @@ from sqlalchemy import Row
 from taskmanager.errors import ValidationFailed
 from taskmanager.models import ClaimedTask, Task, TaskCreate
 from taskmanager.status import TaskStatus
+
+MAX_SEQ = 2**63
 
 
 def to_db_time(value: datetime) -> datetime:
@@ -50,33 +53,39 @@ def request_hash(item: TaskCreate) -> str:
 
 def task_from_row(row: Row[Any]) -> Task:
     """A Task built from a full `tasks` row (already valid, so not validated again)."""
-    return Task.model_construct(**_task_fields(row))
+    return Task.model_construct(**_task_fields(row._mapping))
+
+
+def task_from_mapping(values: Mapping[str, Any]) -> Task:
+    """A Task built from the column values of a row about to be or just inserted."""
+    return Task.model_construct(**_task_fields(values))
 
 
 def claimed_from_row(row: Row[Any]) -> ClaimedTask:
-    return ClaimedTask.model_construct(**_task_fields(row), lease_token=row.lease_token)
+    return ClaimedTask.model_construct(**_task_fields(row._mapping), lease_token=row.lease_token)
 
 
-def _task_fields(row: Row[Any]) -> dict[str, Any]:
+def _task_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
+    get = row.get
     return {
-        "id": row.id,
-        "type": row.type,
-        "status": TaskStatus(row.status),
-        "params": load_json(row.params),
-        "priority": row.priority,
-        "created_at": from_db_time(row.created_at),
-        "run_at": from_db_time(row.run_at),
-        "claimed_at": from_db_time(row.claimed_at),
-        "completed_at": from_db_time(row.completed_at),
-        "worker_id": row.worker_id,
-        "result": load_json(row.result),
-        "error": row.error,
-        "attempts": row.attempts,
-        "max_attempts": row.max_attempts,
-        "lease_expires_at": from_db_time(row.lease_expires_at),
-        "progress": row.progress,
-        "progress_message": row.progress_message,
-        "idempotency_key": row.idempotency_key,
+        "id": row["id"],
+        "type": row["type"],
+        "status": TaskStatus(row["status"]),
+        "params": load_json(row["params"]),
+        "priority": row["priority"],
+        "created_at": from_db_time(row["created_at"]),
+        "run_at": from_db_time(row["run_at"]),
+        "claimed_at": from_db_time(get("claimed_at")),
+        "completed_at": from_db_time(get("completed_at")),
+        "worker_id": get("worker_id"),
+        "result": load_json(get("result")),
+        "error": get("error"),
+        "attempts": row["attempts"],
+        "max_attempts": row["max_attempts"],
+        "lease_expires_at": from_db_time(get("lease_expires_at")),
+        "progress": get("progress"),
+        "progress_message": get("progress_message"),
+        "idempotency_key": get("idempotency_key"),
     }
 
 
@@ -90,8 +99,10 @@ def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         text = base64.urlsafe_b64decode(padded.encode()).decode()
-        if not text.startswith("s"):
+        seq = int(text[1:]) if text.startswith("s") else -1
+        # A position the database cannot hold is as invalid as one that does not parse.
+        if not 0 <= seq < MAX_SEQ:
             raise ValueError(text)
-        return int(text[1:])
+        return seq
     except (ValueError, binascii.Error, UnicodeError):
         raise ValidationFailed("invalid cursor", {"cursor": cursor[:100]}) from None

@@ -40,6 +40,7 @@ from taskmanager.storage.rows import (
     encode_cursor,
     from_db_time,
     request_hash,
+    task_from_mapping,
     task_from_row,
     to_db_time,
 )
@@ -96,24 +97,34 @@ class SQLStore(Store):
     # -- create and read -----------------------------------------------------------------------
 
     def create_tasks(self, items: Sequence[TaskCreate]) -> list[Created]:
-        with self._read() as conn:
-            types = task_types.load_types(conn, (item.type for item in items))
-        for index, item in enumerate(items):
-            where = f"tasks[{index}]." if len(items) > 1 else ""
-            task_types.validate_params(types.get(item.type), item.params, where)
         now = self._now()
-        rows = _first_per_key([self._new_row(item, types.get(item.type), now) for item in items])
         with self._write() as conn:
+            types = task_types.load_types(conn, (item.type for item in items))
+            for index, item in enumerate(items):
+                where = f"tasks[{index}]." if len(items) > 1 else ""
+                task_types.validate_params(types.get(item.type), item.params, where)
+            rows = _first_per_key(
+                [self._new_row(item, types.get(item.type), now) for item in items]
+            )
             existing = _existing_by_key(conn, rows)
             fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
             if fresh:
                 conn.execute(insert(tasks), list(fresh.values()))
-            ids = [existing.get(row["idempotency_key"], row["id"]) for row in rows]
-            by_id = {
-                row.id: task_from_row(row)
-                for row in conn.execute(select(tasks).where(tasks.c.id.in_(set(ids))))
-            }
-        return [Created(by_id[task_id], task_id in fresh) for task_id in ids]
+            replayed = (
+                {
+                    row.id: task_from_row(row)
+                    for row in conn.execute(select(tasks).where(tasks.c.id.in_(existing.values())))
+                }
+                if existing
+                else {}
+            )
+        made = {task_id: task_from_mapping(row) for task_id, row in fresh.items()}
+        return [
+            Created(made[row["id"]], True)
+            if row["id"] in made
+            else Created(replayed[existing[row["idempotency_key"]]], False)
+            for row in rows
+        ]
 
     def _new_row(self, item: TaskCreate, type_row: Any, now: datetime) -> dict[str, Any]:
         if item.run_at is not None:
