@@ -15,7 +15,7 @@ from taskmanager import policy
 from taskmanager.errors import InvalidState, LeaseLost, TaskCancelled, TaskNotFound
 from taskmanager.models import FailRequest, HeartbeatRequest, Task
 from taskmanager.status import TaskStatus
-from taskmanager.storage.rows import dump_json, load_json, task_from_row
+from taskmanager.storage.rows import dump_json, load_json, task_from_mapping, task_from_row
 from taskmanager.storage.schema import tasks
 from taskmanager.storage.workers import touch_worker
 
@@ -49,9 +49,9 @@ def _require_processing(row: Row[Any]) -> None:
 
 
 def _save(conn: Connection, row: Row[Any], **values: Any) -> Task:
+    """Persist new column values (plain values, no SQL expressions) and return the task."""
     conn.execute(update(tasks).where(tasks.c.seq == row.seq).values(**values))
-    fresh = conn.execute(select(tasks).where(tasks.c.seq == row.seq)).one()
-    return task_from_row(fresh)
+    return task_from_mapping({**row._mapping, **values})
 
 
 def _seconds_held(row: Row[Any], now: datetime) -> float:

@@ -61,8 +61,9 @@ def task_from_mapping(values: Mapping[str, Any]) -> Task:
     return Task.model_construct(**_task_fields(values))
 
 
-def claimed_from_row(row: Row[Any]) -> ClaimedTask:
-    return ClaimedTask.model_construct(**_task_fields(row._mapping), lease_token=row.lease_token)
+def claimed_from_mapping(values: Mapping[str, Any]) -> ClaimedTask:
+    """A claimed task, with its lease token, from its column values."""
+    return ClaimedTask.model_construct(**_task_fields(values), lease_token=values["lease_token"])
 
 
 def _task_fields(row: Mapping[Any, Any]) -> dict[str, Any]:

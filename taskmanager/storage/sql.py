@@ -34,7 +34,7 @@ from taskmanager.storage import lifecycle, reports, task_types, workers
 from taskmanager.storage.base import Created, Store, TaskFilter
 from taskmanager.storage.engine import WRITE, migrate, translate_errors
 from taskmanager.storage.rows import (
-    claimed_from_row,
+    claimed_from_mapping,
     decode_cursor,
     dump_json,
     encode_cursor,
@@ -189,6 +189,7 @@ class SQLStore(Store):
             workers.touch_worker(conn, worker_id, now)
             if not picked:
                 return []
+            leases = [self._lease(row, worker_id, lease_seconds, now) for row in picked]
             conn.execute(
                 update(tasks)
                 .where(tasks.c.seq == bindparam("b_seq"), tasks.c.status == TaskStatus.PENDING)
@@ -204,26 +205,39 @@ class SQLStore(Store):
                 ),
                 [
                     {
-                        "b_seq": seq,
-                        "b_token": secrets.token_urlsafe(24),
-                        "b_expires": policy.lease_expires_at(
-                            now,
-                            policy.resolve_lease_seconds(
-                                lease_seconds, type_lease, self.default_lease_seconds
-                            ),
-                        ),
+                        "b_seq": row.seq,
+                        "b_token": lease["lease_token"],
+                        "b_expires": lease["lease_expires_at"],
                     }
-                    for seq, type_lease in picked
+                    for row, lease in zip(picked, leases, strict=True)
                 ],
             )
-            seqs = [seq for seq, _ in picked]
-            rows = conn.execute(select(tasks).where(tasks.c.seq.in_(seqs))).all()
-        order = {seq: index for index, seq in enumerate(seqs)}
-        return [claimed_from_row(row) for row in sorted(rows, key=lambda r: order[r.seq])]
+        return [
+            claimed_from_mapping({**row._mapping, **lease})
+            for row, lease in zip(picked, leases, strict=True)
+        ]
+
+    def _lease(
+        self, row: Any, worker_id: str, lease_seconds: float | None, now: datetime
+    ) -> dict[str, Any]:
+        """The columns a claim sets on one task (the UPDATE above writes the same)."""
+        seconds = policy.resolve_lease_seconds(
+            lease_seconds, row.lease_seconds, self.default_lease_seconds
+        )
+        return {
+            "status": TaskStatus.PROCESSING,
+            "worker_id": worker_id,
+            "claimed_at": now,
+            "attempts": row.attempts + 1,
+            "lease_token": secrets.token_urlsafe(24),
+            "lease_expires_at": policy.lease_expires_at(now, seconds),
+            "progress": None,
+            "progress_message": None,
+        }
 
     def _claimable(self, types: Sequence[str] | None, limit: int, now: datetime) -> Select[Any]:
         query = (
-            select(tasks.c.seq, tasks.c.lease_seconds)
+            select(tasks)
             .where(tasks.c.status == TaskStatus.PENDING, tasks.c.run_at <= now)
             .order_by(tasks.c.priority.desc(), tasks.c.run_at, tasks.c.seq)
             .limit(limit)
