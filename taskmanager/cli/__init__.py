@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +12,9 @@ from taskmanager import __version__
 from taskmanager.cli.output import fail_with
 from taskmanager.cli.tasks import stats, tasks
 from taskmanager.errors import TaskManagerError
+
+if TYPE_CHECKING:
+    from taskmanager.server.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -49,13 +54,11 @@ def serve(
     """Start the API server (migrations are applied first)."""
     import uvicorn
 
-    from taskmanager.server.settings import Settings
-
     overrides = {"host": host, "port": port, "database_url": database_url, "log_level": log_level}
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"TASKMANAGER_{name.upper()}"] = str(value)
-    settings = Settings()
+    settings = _settings()
     if settings.migrate_on_start:
         _migrate(settings.database_url)
     click.echo(
@@ -81,11 +84,24 @@ def serve(
 )
 def migrate(database_url: str | None) -> None:
     """Create the schema or upgrade it in place to this version."""
-    from taskmanager.server.settings import Settings
-
-    url = database_url or Settings().database_url
+    url = database_url or _settings().database_url
     _migrate(url)
     click.echo(f"database {_redact(url)} is up to date")
+
+
+def _settings() -> Settings:
+    """The server settings from the environment; a clear message and exit 2 when invalid."""
+    from pydantic import ValidationError
+
+    from taskmanager.server.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "TASKMANAGER_" + "_".join(str(part) for part in error["loc"]).upper()
+            click.echo(f"error: {name}: {error['msg']}", err=True)
+        sys.exit(2)
 
 
 def _migrate(url: str) -> None:
