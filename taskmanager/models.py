@@ -29,7 +29,10 @@ def _utc(value: datetime) -> datetime:
     """Naive instants are taken as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("instant out of range once converted to UTC") from None
 
 
 def _iso_z(value: datetime) -> str:
@@ -237,7 +240,7 @@ class QueueStats(BaseModel):
 
 
 class TaskTypeUpdate(Request):
-    params_schema: dict[str, Any] | None = None
+    params_schema: JsonObject | None = None
     max_attempts: MaxAttempts | None = None
     lease_seconds: LeaseSeconds | None = None
     priority: Priority | None = None

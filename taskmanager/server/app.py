@@ -85,6 +85,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _render(NotFound("no such endpoint"))
         if exc.status_code == 405:
             return _render(MethodNotAllowed("method not allowed on this endpoint"))
+        if exc.status_code == 400:
+            # A body that is not JSON at all (bad UTF-8, runaway nesting) is bad input too.
+            return _render(ValidationFailed(str(exc.detail)))
         body = {"error": "http_error", "message": str(exc.detail), "details": {}}
         return JSONResponse(body, status_code=exc.status_code)
 

@@ -12,6 +12,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
+from referencing import Registry
+from referencing.exceptions import Unresolvable
 from sqlalchemy import Connection, Row, insert, select, update
 
 from taskmanager.errors import NotFound, ValidationFailed
@@ -25,7 +27,8 @@ def compiled_validator(schema_text: str) -> Validator:
     """A validator for a stored schema, built once per distinct schema."""
     schema = json.loads(schema_text)
     cls = validator_for(schema, default=Draft202012Validator)
-    return cls(schema)
+    # An empty registry: a `$ref` never makes the server fetch a URL.
+    return cls(schema, registry=Registry())
 
 
 def check_schema(schema: dict[str, Any]) -> None:
@@ -45,7 +48,13 @@ def validate_params(row: Row[Any] | None, params: dict[str, Any], where: str) ->
     """Check params against the task type's schema, naming the failing path."""
     if row is None or row.params_schema is None:
         return
-    error = next(iter(compiled_validator(row.params_schema).iter_errors(params)), None)
+    try:
+        error = next(iter(compiled_validator(row.params_schema).iter_errors(params)), None)
+    except Unresolvable as exc:
+        raise ValidationFailed(
+            f"the params_schema of task type {row.type!r} has a $ref that cannot be resolved",
+            {"type": row.type, "ref": str(exc)[:200]},
+        ) from None
     if error is None:
         return
     path = "params" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)
