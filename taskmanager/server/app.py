@@ -35,17 +35,22 @@ def create_app(
         default_lease_seconds=settings.default_lease_seconds,
         default_max_attempts=settings.default_max_attempts,
         retry=settings.retry_policy(),
-        sqlite_synchronous=settings.sqlite_synchronous,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        options=settings.engine_options(),
     )
     waiters = Waiters(settings.long_poll_recheck_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         waiters.bind(asyncio.get_running_loop())
+        for warning in await asyncio.to_thread(store.check_server):
+            log.warning("database: %s", warning)
         if settings.migrate_on_start:
             await asyncio.to_thread(store.migrate)
+        watch = store.watch(
+            waiters.notify, lambda: waiters.waiting > 0, settings.watch_interval_seconds
+        )
         yield
+        watch.stop()
         store.close()
 
     app = FastAPI(

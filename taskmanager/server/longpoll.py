@@ -55,15 +55,14 @@ class Waiters:
         """How many claims are waiting now."""
         return len(self._waiting)
 
-    def notify(self, task_type: str, count: int = 1, delay_seconds: float = 0.0) -> None:
-        """Say that `count` tasks of `task_type` become claimable in `delay_seconds`.
-
-        Safe to call from any thread.
+    def notify(self, task_type: str | None, count: int = 1, delay_seconds: float = 0.0) -> None:
+        """Say that `count` tasks of `task_type` (None: of any type) become claimable in
+        `delay_seconds`. Safe to call from any thread.
         """
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        types = frozenset((task_type,))
+        types = None if task_type is None else frozenset((task_type,))
         if delay_seconds > 0:
             loop.call_soon_threadsafe(self.wake_at, delay_seconds, types)
         else:

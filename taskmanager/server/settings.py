@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from taskmanager.policy import RetryPolicy
+from taskmanager.storage.engine import EngineOptions
 
 
 class Settings(BaseSettings):
@@ -29,6 +30,23 @@ class Settings(BaseSettings):
         5.0, gt=0, le=30, description="How often an idle long poll re-reads the database anyway."
     )
     max_page_size: int = Field(500, ge=1, le=10000, description="Largest `limit` of a task list.")
+    db_pool_size: int = Field(10, ge=1, le=500, description="Connections kept open per process.")
+    db_max_overflow: int = Field(
+        20, ge=0, le=1000, description="Extra connections a process may open under load."
+    )
+    db_pool_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long a request waits for a free connection before a 503."
+    )
+    db_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long connecting to MariaDB/PostgreSQL may take before a 503."
+    )
+    watch_interval_seconds: float = Field(
+        0.2,
+        gt=0,
+        le=10,
+        description="How often a process looks for tasks created by others while claims wait "
+        "(MariaDB/MySQL and SQLite; PostgreSQL is told at once by LISTEN/NOTIFY).",
+    )
     sqlite_synchronous: str = Field(
         "NORMAL",
         pattern="^(OFF|NORMAL|FULL|EXTRA)$",
@@ -36,6 +54,17 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(30000, ge=0, description="SQLite busy timeout.")
     log_level: str = Field("info", description="Server log level.")
+
+    def engine_options(self) -> EngineOptions:
+        """The connection settings for the storage layer."""
+        return EngineOptions(
+            pool_size=self.db_pool_size,
+            max_overflow=self.db_max_overflow,
+            pool_timeout_seconds=self.db_pool_timeout_seconds,
+            connect_timeout_seconds=self.db_connect_timeout_seconds,
+            sqlite_synchronous=self.sqlite_synchronous,
+            sqlite_busy_timeout_ms=self.sqlite_busy_timeout_ms,
+        )
 
     def retry_policy(self) -> RetryPolicy:
         """The backoff these settings describe."""

@@ -5,10 +5,18 @@ from __future__ import annotations
 from taskmanager.clock import Clock
 from taskmanager.policy import RetryPolicy
 from taskmanager.storage.base import Created, Store, TaskFilter
-from taskmanager.storage.engine import make_engine
+from taskmanager.storage.engine import EngineOptions, backend_of, make_engine
 from taskmanager.storage.sql import SQLStore
 
-__all__ = ["Created", "SQLStore", "Store", "TaskFilter", "open_store"]
+__all__ = [
+    "Created",
+    "EngineOptions",
+    "SQLStore",
+    "Store",
+    "TaskFilter",
+    "backend_of",
+    "open_store",
+]
 
 
 def open_store(
@@ -18,15 +26,11 @@ def open_store(
     default_lease_seconds: float = 60.0,
     default_max_attempts: int = 3,
     retry: RetryPolicy | None = None,
-    sqlite_synchronous: str = "NORMAL",
-    sqlite_busy_timeout_ms: int = 30000,
+    options: EngineOptions | None = None,
 ) -> Store:
     """The store for a database URL; the scheme alone picks the backend."""
-    engine = make_engine(
-        url, synchronous=sqlite_synchronous, busy_timeout_ms=sqlite_busy_timeout_ms
-    )
     return SQLStore(
-        engine,
+        make_engine(url, options),
         clock=clock,
         default_lease_seconds=default_lease_seconds,
         default_max_attempts=default_max_attempts,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from taskmanager.clock import Clock
 from taskmanager.models import (
@@ -40,6 +41,14 @@ class TaskFilter:
     worker_id: str | None = None
 
 
+class Watch(Protocol):
+    """A running watcher of new tasks; `stop` ends it."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Store(ABC):
     """Everything the API needs from a database."""
 
@@ -52,6 +61,22 @@ class Store(ABC):
     @abstractmethod
     def migrate(self) -> None:
         """Create or upgrade the schema in place."""
+
+    @abstractmethod
+    def check_server(self) -> list[str]:
+        """Refuse a database server that cannot keep our promises; return warnings to log."""
+
+    @abstractmethod
+    def watch(
+        self,
+        notify: Callable[[str | None, int], None],
+        active: Callable[[], bool],
+        interval: float,
+    ) -> Watch:
+        """Report tasks created by any server process as `notify(type, count)`, until stopped.
+
+        `active` says whether anyone is waiting; pollers rest while nobody is.
+        """
 
     @abstractmethod
     def close(self) -> None:

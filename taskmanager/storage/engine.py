@@ -1,17 +1,16 @@
-"""Engines per backend, transactions, migrations, and the one place driver errors are translated."""
+"""Engines per backend, migrations, and the one place driver errors are translated."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from taskmanager.errors import Unavailable, ValidationFailed
@@ -19,13 +18,29 @@ from taskmanager.errors import Unavailable, ValidationFailed
 log = logging.getLogger("taskmanager.storage")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-WRITE = "taskmanager_write"
+WRITE = "taskmanager_write"  # execution option: this transaction will write
+
+# Errors after which the whole transaction may simply run again.
+_RETRYABLE_MYSQL = {1205, 1213}  # lock wait timeout, deadlock
+_RETRYABLE_POSTGRES = {"40001", "40P01"}  # serialization failure, deadlock
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Connection settings; each backend uses the ones that apply to it."""
+
+    pool_size: int = 10
+    max_overflow: int = 20
+    pool_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 5.0
+    sqlite_synchronous: str = "NORMAL"
+    sqlite_busy_timeout_ms: int = 30000
 
 
 def backend_of(url: str) -> str:
     """The backend a database URL names: sqlite, mysql or postgresql."""
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
-    if scheme in ("sqlite",):
+    if scheme == "sqlite":
         return "sqlite"
     if scheme in ("mysql", "mariadb"):
         return "mysql"
@@ -36,43 +51,25 @@ def backend_of(url: str) -> str:
     )
 
 
-def make_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 30000) -> Engine:
+def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
     """An engine for the URL, set up for this backend's way of being safe under concurrency."""
-    backend = backend_of(url)
-    if backend != "sqlite":
-        raise ValidationFailed(f"the {backend} backend is not available in this build")
-    return _sqlite_engine(url, synchronous, busy_timeout_ms)
+    from taskmanager.storage import mysql, postgres, sqlite
+
+    options = options or EngineOptions()
+    factory = {"sqlite": sqlite.create, "mysql": mysql.create, "postgresql": postgres.create}
+    try:
+        return factory[backend_of(url)](url, options)
+    except ValueError as exc:  # sqlalchemy.exc.ArgumentError included
+        raise ValidationFailed(f"invalid database URL: {exc}") from None
 
 
-def _sqlite_engine(url: str, synchronous: str, busy_timeout_ms: int) -> Engine:
-    parsed = make_url(url)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        parsed,
-        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-        pool_size=10,
-        max_overflow=30,
-        pool_timeout=30,
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Transactions are begun by us (below), so that writes can take the lock up front.
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # BEGIN IMMEDIATE takes the write lock at once: no deadlock on upgrade from reader.
-        immediate = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
+def is_retryable(exc: DBAPIError) -> bool:
+    """Whether a failed transaction lost a race (deadlock, lock timeout) and may run again."""
+    orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _RETRYABLE_MYSQL:
+        return True
+    return getattr(orig, "sqlstate", None) in _RETRYABLE_POSTGRES
 
 
 @contextmanager
@@ -91,12 +88,35 @@ def translate_errors() -> Iterator[None]:
         raise
 
 
+_MIGRATION_LOCK = {
+    "postgresql": ("SELECT pg_advisory_lock(7212)", "SELECT pg_advisory_unlock(7212)"),
+    "mysql": (
+        "SELECT GET_LOCK('taskmanager_migrate', 120)",
+        "SELECT RELEASE_LOCK('taskmanager_migrate')",
+    ),
+    "mariadb": (
+        "SELECT GET_LOCK('taskmanager_migrate', 120)",
+        "SELECT RELEASE_LOCK('taskmanager_migrate')",
+    ),
+}
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision, holding the write lock so starts do not race."""
+    """Bring the schema to the newest revision; concurrent starts wait for each other."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    lock = _MIGRATION_LOCK.get(engine.dialect.name)
     with translate_errors(), engine.connect() as conn:
-        conn.execution_options(**{WRITE: True})
-        with conn.begin():
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        if lock is None:  # SQLite: BEGIN IMMEDIATE serializes the migrating processes
+            conn.execution_options(**{WRITE: True})
+        else:
+            conn.execute(text(lock[0]))
+            conn.commit()
+        try:
+            with conn.begin():
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        finally:
+            if lock is not None:
+                conn.execute(text(lock[1]))
+                conn.commit()

@@ -1,19 +1,20 @@
-"""The Store on SQLAlchemy Core: one implementation, with the claim tuned per dialect."""
+"""The Store on SQLAlchemy Core: one implementation for SQLite, MariaDB/MySQL and PostgreSQL."""
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Select, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from taskmanager import policy
 from taskmanager.clock import Clock, SystemClock
-from taskmanager.errors import Conflict, TaskManagerError, TaskNotFound
+from taskmanager.errors import TaskManagerError, TaskNotFound
 from taskmanager.models import (
     ClaimedTask,
     CompleteItem,
@@ -30,23 +31,33 @@ from taskmanager.models import (
     WorkerSummary,
 )
 from taskmanager.status import TaskStatus
-from taskmanager.storage import lifecycle, reports, task_types, workers
-from taskmanager.storage.base import Created, Store, TaskFilter
-from taskmanager.storage.engine import WRITE, migrate, translate_errors
+from taskmanager.storage import (
+    claiming,
+    creating,
+    lifecycle,
+    mysql,
+    postgres,
+    reports,
+    task_types,
+    workers,
+)
+from taskmanager.storage.base import Created, Store, TaskFilter, Watch
+from taskmanager.storage.dbclock import DatabaseClock
+from taskmanager.storage.engine import WRITE, is_retryable, migrate, translate_errors
 from taskmanager.storage.rows import (
-    claimed_from_mapping,
     decode_cursor,
-    dump_json,
     encode_cursor,
     from_db_time,
-    request_hash,
-    task_from_mapping,
     task_from_row,
     to_db_time,
 )
 from taskmanager.storage.schema import tasks
+from taskmanager.storage.watch import Notify, SeqPoller
 
-LEASE_EXPIRED = "lease expired: the worker stopped heartbeating"
+T = TypeVar("T")
+
+# A transaction that lost a race (deadlock, lock timeout, duplicate key) runs again this often.
+TRANSACTION_ATTEMPTS = 5
 
 
 class SQLStore(Store):
@@ -62,12 +73,15 @@ class SQLStore(Store):
         retry: policy.RetryPolicy | None = None,
     ) -> None:
         self.engine = engine
-        self.clock = clock or SystemClock()
+        self.dialect = engine.dialect.name
+        # One clock for all lease and schedule arithmetic: the database server's, except on
+        # SQLite, whose database lives on this host.
+        self.clock = clock or (SystemClock() if self.dialect == "sqlite" else DatabaseClock(engine))
         self.default_lease_seconds = default_lease_seconds
         self.default_max_attempts = default_max_attempts
         self.retry_policy = retry or policy.RetryPolicy()
         self._writer = engine.execution_options(**{WRITE: True})
-        self._skip_locked = engine.dialect.name in ("postgresql", "mysql", "mariadb")
+        self._skip_locked = self.dialect != "sqlite"
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -76,10 +90,21 @@ class SQLStore(Store):
         with translate_errors(), self.engine.begin() as conn:
             yield conn
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with translate_errors(), self._writer.begin() as conn:
-            yield conn
+    def _write(self, work: Callable[[Connection], T], *, replay_duplicates: bool = False) -> T:
+        """Run `work` in one write transaction, again if it lost a race with another one."""
+        with translate_errors():
+            for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+                try:
+                    with self._writer.begin() as conn:
+                        return work(conn)
+                except IntegrityError:
+                    if not replay_duplicates or attempt == TRANSACTION_ATTEMPTS:
+                        raise
+                except DBAPIError as exc:
+                    if not is_retryable(exc) or attempt == TRANSACTION_ATTEMPTS:
+                        raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _now(self) -> datetime:
         return to_db_time(self.clock.now())
@@ -88,65 +113,48 @@ class SQLStore(Store):
         with self._read() as conn:
             conn.execute(text("SELECT 1"))
 
+    def check_server(self) -> list[str]:
+        checks = {
+            "mysql": mysql.check_server,
+            "mariadb": mysql.check_server,
+            "postgresql": postgres.check_server,
+        }
+        check = checks.get(self.dialect)
+        if check is None:
+            return []
+        with self._read() as conn:
+            return check(conn)
+
     def migrate(self) -> None:
         migrate(self.engine)
+
+    def watch(self, notify: Notify, active: Callable[[], bool], interval: float) -> Watch:
+        watcher: Watch
+        if self.dialect == "postgresql":
+            watcher = postgres.Listener(self.engine, notify)
+        else:
+            watcher = SeqPoller(self.engine, notify, active, interval)
+        watcher.start()
+        return watcher
 
     def close(self) -> None:
         self.engine.dispose()
 
+    def _announce(self, conn: Connection, types: set[str]) -> None:
+        """On PostgreSQL, wake the long polls of every server process when this commits."""
+        if self.dialect == "postgresql":
+            for task_type in sorted(types):
+                conn.execute(text(postgres.notify_sql()), {"task_type": task_type})
+
     # -- create and read -----------------------------------------------------------------------
 
     def create_tasks(self, items: Sequence[TaskCreate]) -> list[Created]:
-        now = self._now()
-        with self._write() as conn:
-            types = task_types.load_types(conn, (item.type for item in items))
-            for index, item in enumerate(items):
-                where = f"tasks[{index}]." if len(items) > 1 else ""
-                task_types.validate_params(types.get(item.type), item.params, where)
-            rows = _first_per_key(
-                [self._new_row(item, types.get(item.type), now) for item in items]
-            )
-            existing = _existing_by_key(conn, rows)
-            fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
-            if fresh:
-                conn.execute(insert(tasks), list(fresh.values()))
-            replayed = (
-                {
-                    row.id: task_from_row(row)
-                    for row in conn.execute(select(tasks).where(tasks.c.id.in_(existing.values())))
-                }
-                if existing
-                else {}
-            )
-        made = {task_id: task_from_mapping(row) for task_id, row in fresh.items()}
-        return [
-            Created(made[row["id"]], True)
-            if row["id"] in made
-            else Created(replayed[existing[row["idempotency_key"]]], False)
-            for row in rows
-        ]
+        def work(conn: Connection) -> list[Created]:
+            made = creating.create_tasks(conn, self._now(), items, self.default_max_attempts)
+            self._announce(conn, {c.task.type for c in made if c.created})
+            return made
 
-    def _new_row(self, item: TaskCreate, type_row: Any, now: datetime) -> dict[str, Any]:
-        if item.run_at is not None:
-            run_at = to_db_time(item.run_at)
-        else:
-            run_at = now + timedelta(seconds=item.delay_seconds or 0)
-        return {
-            "id": str(uuid.uuid4()),
-            "type": item.type,
-            "status": TaskStatus.PENDING,
-            "params": dump_json(item.params),
-            "priority": _first(item.priority, type_row and type_row.priority, 0),
-            "created_at": now,
-            "run_at": run_at,
-            "attempts": 0,
-            "max_attempts": _first(
-                item.max_attempts, type_row and type_row.max_attempts, self.default_max_attempts
-            ),
-            "lease_seconds": type_row.lease_seconds if type_row else None,
-            "idempotency_key": item.idempotency_key,
-            "request_hash": request_hash(item) if item.idempotency_key else None,
-        }
+        return self._write(work, replay_duplicates=True)
 
     def get_task(self, task_id: str) -> Task:
         with self._read() as conn:
@@ -182,118 +190,32 @@ class SQLStore(Store):
         lease_seconds: float | None,
         limit: int,
     ) -> list[ClaimedTask]:
-        now = self._now()
-        with self._write() as conn:
-            self._expire_leases(conn, now)
-            picked = conn.execute(self._claimable(task_types, limit, now)).all()
-            workers.touch_worker(conn, worker_id, now)
-            if not picked:
-                return []
-            leases = [self._lease(row, worker_id, lease_seconds, now) for row in picked]
-            conn.execute(
-                update(tasks)
-                .where(tasks.c.seq == bindparam("b_seq"), tasks.c.status == TaskStatus.PENDING)
-                .values(
-                    status=TaskStatus.PROCESSING,
-                    worker_id=worker_id,
-                    claimed_at=now,
-                    attempts=tasks.c.attempts + 1,
-                    lease_token=bindparam("b_token"),
-                    lease_expires_at=bindparam("b_expires"),
-                    progress=None,
-                    progress_message=None,
-                ),
-                [
-                    {
-                        "b_seq": row.seq,
-                        "b_token": lease["lease_token"],
-                        "b_expires": lease["lease_expires_at"],
-                    }
-                    for row, lease in zip(picked, leases, strict=True)
-                ],
+        return self._write(
+            lambda conn: claiming.claim(
+                conn,
+                self._now(),
+                worker_id,
+                task_types,
+                lease_seconds,
+                limit,
+                default_lease_seconds=self.default_lease_seconds,
+                skip_locked=self._skip_locked,
             )
-        return [
-            claimed_from_mapping({**row._mapping, **lease})
-            for row, lease in zip(picked, leases, strict=True)
-        ]
-
-    def _lease(
-        self, row: Any, worker_id: str, lease_seconds: float | None, now: datetime
-    ) -> dict[str, Any]:
-        """The columns a claim sets on one task (the UPDATE above writes the same)."""
-        seconds = policy.resolve_lease_seconds(
-            lease_seconds, row.lease_seconds, self.default_lease_seconds
         )
-        return {
-            "status": TaskStatus.PROCESSING,
-            "worker_id": worker_id,
-            "claimed_at": now,
-            "attempts": row.attempts + 1,
-            "lease_token": secrets.token_urlsafe(24),
-            "lease_expires_at": policy.lease_expires_at(now, seconds),
-            "progress": None,
-            "progress_message": None,
-        }
-
-    def _claimable(self, types: Sequence[str] | None, limit: int, now: datetime) -> Select[Any]:
-        query = (
-            select(tasks)
-            .where(tasks.c.status == TaskStatus.PENDING, tasks.c.run_at <= now)
-            .order_by(tasks.c.priority.desc(), tasks.c.run_at, tasks.c.seq)
-            .limit(limit)
-        )
-        if types:
-            query = query.where(tasks.c.type.in_(list(types)))
-        return self._locked(query)
-
-    def _locked(self, query: Select[Any]) -> Select[Any]:
-        # SQLite's BEGIN IMMEDIATE already makes the claim the only writer.
-        return query.with_for_update(skip_locked=True) if self._skip_locked else query
-
-    def _expire_leases(self, conn: Connection, now: datetime) -> None:
-        """Take back tasks whose lease ran out: pending again, or failed after the last attempt."""
-        expired = conn.execute(
-            self._locked(
-                select(tasks.c.seq, tasks.c.attempts, tasks.c.max_attempts).where(
-                    tasks.c.status == TaskStatus.PROCESSING, tasks.c.lease_expires_at <= now
-                )
-            )
-        ).all()
-        for seq, attempts, max_attempts in expired:
-            status = policy.status_after_failure(attempts, max_attempts, retry=True)
-            finished = status == TaskStatus.FAILED
-            conn.execute(
-                update(tasks)
-                .where(tasks.c.seq == seq)
-                .values(
-                    status=status,
-                    error=LEASE_EXPIRED,
-                    lease_expires_at=None,
-                    completed_at=now if finished else None,
-                    worker_id=tasks.c.worker_id if finished else None,
-                )
-            )
 
     def next_due_at(self, task_types: Sequence[str] | None) -> datetime | None:
-        due = select(func.min(tasks.c.run_at)).where(tasks.c.status == TaskStatus.PENDING)
-        lease = select(func.min(tasks.c.lease_expires_at)).where(
-            tasks.c.status == TaskStatus.PROCESSING
-        )
-        if task_types:
-            due = due.where(tasks.c.type.in_(list(task_types)))
-            lease = lease.where(tasks.c.type.in_(list(task_types)))
         with self._read() as conn:
-            instants = [conn.execute(due).scalar_one(), conn.execute(lease).scalar_one()]
-        found = [instant for instant in instants if instant is not None]
-        return from_db_time(min(found)) if found else None
+            due = claiming.next_due_at(conn, task_types)
+        return None if due is None else from_db_time(due)
 
     # -- after the claim -----------------------------------------------------------------------
 
     def heartbeat(self, task_id: str, request: HeartbeatRequest) -> Task:
-        with self._write() as conn:
-            return lifecycle.heartbeat(
+        return self._write(
+            lambda conn: lifecycle.heartbeat(
                 conn, self._now(), task_id, request, self.default_lease_seconds
             )
+        )
 
     def complete(
         self,
@@ -302,39 +224,38 @@ class SQLStore(Store):
         worker_id: str | None,
         lease_token: str | None,
     ) -> Task:
-        with self._write() as conn:
-            return lifecycle.complete(conn, self._now(), task_id, result, worker_id, lease_token)
+        return self._write(
+            lambda conn: lifecycle.complete(
+                conn, self._now(), task_id, result, worker_id, lease_token
+            )
+        )
 
     def complete_many(self, worker_id: str, items: Sequence[CompleteItem]) -> list[CompleteOutcome]:
-        outcomes = []
-        with self._write() as conn:
+        def work(conn: Connection) -> list[CompleteOutcome]:
             now = self._now()
-            for item in items:
-                try:
-                    task = lifecycle.complete(
-                        conn, now, item.id, item.result, worker_id, item.lease_token
-                    )
-                except TaskManagerError as exc:
-                    outcomes.append(
-                        CompleteOutcome(
-                            id=item.id, outcome=exc.code, error=ErrorBody(**exc.to_dict())
-                        )
-                    )
-                else:
-                    outcomes.append(CompleteOutcome(id=item.id, outcome="completed", task=task))
-        return outcomes
+            return [_complete_one(conn, now, worker_id, item) for item in items]
+
+        return self._write(work)
 
     def fail(self, task_id: str, request: FailRequest) -> Task:
-        with self._write() as conn:
-            return lifecycle.fail(conn, self._now(), task_id, request, self.retry_policy)
+        def work(conn: Connection) -> Task:
+            task = lifecycle.fail(conn, self._now(), task_id, request, self.retry_policy)
+            if task.status == TaskStatus.PENDING:
+                self._announce(conn, {task.type})
+            return task
+
+        return self._write(work)
 
     def cancel(self, task_id: str) -> Task:
-        with self._write() as conn:
-            return lifecycle.cancel(conn, self._now(), task_id)
+        return self._write(lambda conn: lifecycle.cancel(conn, self._now(), task_id))
 
     def retry(self, task_id: str) -> Task:
-        with self._write() as conn:
-            return lifecycle.retry(conn, self._now(), task_id)
+        def work(conn: Connection) -> Task:
+            task = lifecycle.retry(conn, self._now(), task_id)
+            self._announce(conn, {task.type})
+            return task
+
+        return self._write(work)
 
     # -- workers, stats, task types ------------------------------------------------------------
 
@@ -351,8 +272,10 @@ class SQLStore(Store):
             return reports.queue_stats(conn, self._now())
 
     def put_task_type(self, name: str, update: TaskTypeUpdate) -> TaskTypeInfo:
-        with self._write() as conn:
-            return task_types.put_task_type(conn, self._now(), name, update)
+        return self._write(
+            lambda conn: task_types.put_task_type(conn, self._now(), name, update),
+            replay_duplicates=True,
+        )
 
     def get_task_type(self, name: str) -> TaskTypeInfo:
         with self._read() as conn:
@@ -363,45 +286,11 @@ class SQLStore(Store):
             return task_types.list_task_types(conn)
 
 
-def _first(*values: Any) -> Any:
-    return next(value for value in values if value is not None)
-
-
-def _same_body(key: str, stored_hash: str | None, new_hash: str | None) -> None:
-    if stored_hash != new_hash:
-        raise Conflict(
-            "this idempotency_key was already used with a different request body",
-            {"idempotency_key": key},
-        )
-
-
-def _first_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows that repeat a key earlier in the same batch take the earlier row's id."""
-    first: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        key = row["idempotency_key"]
-        if key is None:
-            continue
-        if key in first:
-            _same_body(key, first[key]["request_hash"], row["request_hash"])
-            row["id"] = first[key]["id"]
-        else:
-            first[key] = row
-    return rows
-
-
-def _existing_by_key(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Ids of tasks already created under these rows' keys; 409 when a body differs."""
-    hashes = {row["idempotency_key"]: row["request_hash"] for row in rows if row["idempotency_key"]}
-    if not hashes:
-        return {}
-    found = conn.execute(
-        select(tasks.c.idempotency_key, tasks.c.id, tasks.c.request_hash).where(
-            tasks.c.idempotency_key.in_(list(hashes))
-        )
-    )
-    existing = {}
-    for key, task_id, stored_hash in found:
-        _same_body(key, stored_hash, hashes[key])
-        existing[key] = task_id
-    return existing
+def _complete_one(
+    conn: Connection, now: datetime, worker_id: str, item: CompleteItem
+) -> CompleteOutcome:
+    try:
+        task = lifecycle.complete(conn, now, item.id, item.result, worker_id, item.lease_token)
+    except TaskManagerError as exc:
+        return CompleteOutcome(id=item.id, outcome=exc.code, error=ErrorBody(**exc.to_dict()))
+    return CompleteOutcome(id=item.id, outcome="completed", task=task)

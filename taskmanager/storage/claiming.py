@@ -1,0 +1,140 @@
+"""The claim: take back expired leases, pick claimable tasks, lease them. One transaction.
+
+SQLite's BEGIN IMMEDIATE makes the claim the only writer; PostgreSQL and MariaDB/MySQL lock
+the picked rows with FOR UPDATE SKIP LOCKED so concurrent claims take different tasks.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, bindparam, func, select, update
+
+from taskmanager import policy
+from taskmanager.models import ClaimedTask
+from taskmanager.status import TaskStatus
+from taskmanager.storage import workers
+from taskmanager.storage.rows import claimed_from_mapping
+from taskmanager.storage.schema import tasks
+
+LEASE_EXPIRED = "lease expired: the worker stopped heartbeating"
+
+
+def lock(query: Select[Any], skip_locked: bool) -> Select[Any]:
+    """Lock the selected rows, skipping those another claim holds, where the database can."""
+    return query.with_for_update(skip_locked=True) if skip_locked else query
+
+
+def claim(
+    conn: Connection,
+    now: datetime,
+    worker_id: str,
+    task_types: Sequence[str] | None,
+    lease_seconds: float | None,
+    limit: int,
+    *,
+    default_lease_seconds: float,
+    skip_locked: bool,
+) -> list[ClaimedTask]:
+    """Lease up to `limit` claimable tasks to `worker_id`, in claim order."""
+    expire_leases(conn, now, skip_locked)
+    picked = conn.execute(lock(_claimable(task_types, limit, now), skip_locked)).all()
+    workers.touch_worker(conn, worker_id, now)
+    if not picked:
+        return []
+    leases = [_lease(row, worker_id, lease_seconds, default_lease_seconds, now) for row in picked]
+    conn.execute(
+        update(tasks)
+        # Re-check the state: the row must still be pending when it is written.
+        .where(tasks.c.seq == bindparam("b_seq"), tasks.c.status == TaskStatus.PENDING)
+        .values(
+            status=TaskStatus.PROCESSING,
+            worker_id=worker_id,
+            claimed_at=now,
+            attempts=tasks.c.attempts + 1,
+            lease_token=bindparam("b_token"),
+            lease_expires_at=bindparam("b_expires"),
+            progress=None,
+            progress_message=None,
+        ),
+        [
+            {"b_seq": row.seq, "b_token": new["lease_token"], "b_expires": new["lease_expires_at"]}
+            for row, new in zip(picked, leases, strict=True)
+        ],
+    )
+    return [
+        claimed_from_mapping({**row._mapping, **new})
+        for row, new in zip(picked, leases, strict=True)
+    ]
+
+
+def _claimable(types: Sequence[str] | None, limit: int, now: datetime) -> Select[Any]:
+    query = (
+        select(tasks)
+        .where(tasks.c.status == TaskStatus.PENDING, tasks.c.run_at <= now)
+        .order_by(tasks.c.priority.desc(), tasks.c.run_at, tasks.c.seq)
+        .limit(limit)
+    )
+    if types:
+        query = query.where(tasks.c.type.in_(list(types)))
+    return query
+
+
+def _lease(
+    row: Row[Any], worker_id: str, requested: float | None, default: float, now: datetime
+) -> dict[str, Any]:
+    """The columns a claim sets on one task (the UPDATE in `claim` writes the same)."""
+    seconds = policy.resolve_lease_seconds(requested, row.lease_seconds, default)
+    return {
+        "status": TaskStatus.PROCESSING,
+        "worker_id": worker_id,
+        "claimed_at": now,
+        "attempts": row.attempts + 1,
+        "lease_token": secrets.token_urlsafe(24),
+        "lease_expires_at": policy.lease_expires_at(now, seconds),
+        "progress": None,
+        "progress_message": None,
+    }
+
+
+def expire_leases(conn: Connection, now: datetime, skip_locked: bool) -> None:
+    """Take back tasks whose lease ran out: pending again, or failed after the last attempt."""
+    expired = conn.execute(
+        lock(
+            select(tasks.c.seq, tasks.c.attempts, tasks.c.max_attempts).where(
+                tasks.c.status == TaskStatus.PROCESSING, tasks.c.lease_expires_at <= now
+            ),
+            skip_locked,
+        )
+    ).all()
+    for seq, attempts, max_attempts in expired:
+        status = policy.status_after_failure(attempts, max_attempts, retry=True)
+        finished = status == TaskStatus.FAILED
+        conn.execute(
+            update(tasks)
+            .where(tasks.c.seq == seq, tasks.c.status == TaskStatus.PROCESSING)
+            .values(
+                status=status,
+                error=LEASE_EXPIRED,
+                lease_expires_at=None,
+                completed_at=now if finished else None,
+                worker_id=tasks.c.worker_id if finished else None,
+            )
+        )
+
+
+def next_due_at(conn: Connection, task_types: Sequence[str] | None) -> datetime | None:
+    """The earliest pending run_at or lease expiry among these types (naive UTC)."""
+    due = select(func.min(tasks.c.run_at)).where(tasks.c.status == TaskStatus.PENDING)
+    lease = select(func.min(tasks.c.lease_expires_at)).where(
+        tasks.c.status == TaskStatus.PROCESSING
+    )
+    if task_types:
+        due = due.where(tasks.c.type.in_(list(task_types)))
+        lease = lease.where(tasks.c.type.in_(list(task_types)))
+    instants = [conn.execute(due).scalar_one(), conn.execute(lease).scalar_one()]
+    found = [instant for instant in instants if instant is not None]
+    return min(found) if found else None

@@ -1,0 +1,122 @@
+"""Creating tasks: defaults from task types, schema checks, and idempotency keys."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select
+
+from taskmanager.errors import Conflict
+from taskmanager.models import TaskCreate
+from taskmanager.status import TaskStatus
+from taskmanager.storage import task_types
+from taskmanager.storage.base import Created
+from taskmanager.storage.rows import (
+    dump_json,
+    request_hash,
+    task_from_mapping,
+    task_from_row,
+    to_db_time,
+)
+from taskmanager.storage.schema import tasks
+
+
+def create_tasks(
+    conn: Connection, now: datetime, items: Sequence[TaskCreate], default_max_attempts: int
+) -> list[Created]:
+    """Insert the tasks not already created under their idempotency keys; all or nothing."""
+    types = task_types.load_types(conn, (item.type for item in items))
+    for index, item in enumerate(items):
+        where = f"tasks[{index}]." if len(items) > 1 else ""
+        task_types.validate_params(types.get(item.type), item.params, where)
+    rows = _first_per_key(
+        [new_row(item, types.get(item.type), now, default_max_attempts) for item in items]
+    )
+    existing = _existing_by_key(conn, rows)
+    fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
+    if fresh:
+        conn.execute(insert(tasks), list(fresh.values()))
+    replayed = {}
+    if existing:
+        query = select(tasks).where(tasks.c.id.in_(existing.values()))
+        replayed = {row.id: task_from_row(row) for row in conn.execute(query)}
+    made = {task_id: task_from_mapping(row) for task_id, row in fresh.items()}
+    return [
+        Created(made[row["id"]], True)
+        if row["id"] in made
+        else Created(replayed[existing[row["idempotency_key"]]], False)
+        for row in rows
+    ]
+
+
+def new_row(
+    item: TaskCreate, type_row: Row[Any] | None, now: datetime, default_max_attempts: int
+) -> dict[str, Any]:
+    """The column values of a new task: the request's, else its type's, else the defaults."""
+    if item.run_at is not None:
+        run_at = to_db_time(item.run_at)
+    else:
+        run_at = now + timedelta(seconds=item.delay_seconds or 0)
+    type_priority = type_row.priority if type_row else None
+    type_attempts = type_row.max_attempts if type_row else None
+    return {
+        "id": str(uuid.uuid4()),
+        "type": item.type,
+        "status": TaskStatus.PENDING,
+        "params": dump_json(item.params),
+        "priority": _first(item.priority, type_priority, 0),
+        "created_at": now,
+        "run_at": run_at,
+        "attempts": 0,
+        "max_attempts": _first(item.max_attempts, type_attempts, default_max_attempts),
+        "lease_seconds": type_row.lease_seconds if type_row else None,
+        "idempotency_key": item.idempotency_key,
+        "request_hash": request_hash(item) if item.idempotency_key else None,
+    }
+
+
+def _first(*values: Any) -> Any:
+    return next(value for value in values if value is not None)
+
+
+def _same_body(key: str, stored_hash: str | None, new_hash: str | None) -> None:
+    if stored_hash != new_hash:
+        raise Conflict(
+            "this idempotency_key was already used with a different request body",
+            {"idempotency_key": key},
+        )
+
+
+def _first_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows that repeat a key earlier in the same batch take the earlier row's id."""
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = row["idempotency_key"]
+        if key is None:
+            continue
+        if key in first:
+            _same_body(key, first[key]["request_hash"], row["request_hash"])
+            row["id"] = first[key]["id"]
+        else:
+            first[key] = row
+    return rows
+
+
+def _existing_by_key(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Ids of tasks already created under these rows' keys; 409 when a body differs."""
+    hashes = {row["idempotency_key"]: row["request_hash"] for row in rows if row["idempotency_key"]}
+    if not hashes:
+        return {}
+    found = conn.execute(
+        select(tasks.c.idempotency_key, tasks.c.id, tasks.c.request_hash).where(
+            tasks.c.idempotency_key.in_(list(hashes))
+        )
+    )
+    existing = {}
+    for key, task_id, stored_hash in found:
+        _same_body(key, stored_hash, hashes[key])
+        existing[key] = task_id
+    return existing

@@ -1,0 +1,60 @@
+"""MariaDB and MySQL: PyMySQL, READ COMMITTED, and a refusal of servers without SKIP LOCKED."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from taskmanager.errors import ValidationFailed
+from taskmanager.storage.engine import EngineOptions
+
+MIN_MARIADB = (10, 6)
+MIN_MYSQL = (8, 0, 1)
+
+
+def create(url: str, options: EngineOptions) -> Engine:
+    """An engine on the PyMySQL driver, its pool sized by the options."""
+    parsed = make_url(url)
+    dialect = "mariadb" if parsed.get_backend_name() == "mariadb" else "mysql"
+    parsed = parsed.set(drivername=f"{dialect}+pymysql")
+    if "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    timeout = int(max(1, options.connect_timeout_seconds))
+    return create_engine(
+        parsed,
+        isolation_level="READ COMMITTED",
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout_seconds,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        connect_args={"connect_timeout": timeout, "read_timeout": 60, "write_timeout": 60},
+    )
+
+
+def _version(text_version: str) -> tuple[int, ...]:
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", text_version)
+    return tuple(int(part) for part in match.groups()) if match else (0, 0, 0)
+
+
+def check_server(conn: Connection) -> list[str]:
+    """Refuse servers too old for SKIP LOCKED; warn when commits are not flushed to disk."""
+    version = str(conn.execute(text("SELECT VERSION()")).scalar_one())
+    is_mariadb = "mariadb" in version.lower()
+    minimum = MIN_MARIADB if is_mariadb else MIN_MYSQL
+    if _version(version)[: len(minimum)] < minimum:
+        name = "MariaDB" if is_mariadb else "MySQL"
+        wanted = ".".join(str(part) for part in minimum)
+        raise ValidationFailed(
+            f"{name} {version} is too old: TaskManager needs {name} {wanted} or newer "
+            "(for SELECT … FOR UPDATE SKIP LOCKED)"
+        )
+    flush = conn.execute(text("SELECT @@innodb_flush_log_at_trx_commit")).scalar_one()
+    if int(flush) != 1:
+        return [
+            f"innodb_flush_log_at_trx_commit is {flush}: a crash of the database host may lose "
+            "acknowledged tasks; set it to 1"
+        ]
+    return []

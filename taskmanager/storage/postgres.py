@@ -1,0 +1,82 @@
+"""PostgreSQL: psycopg 3, READ COMMITTED, and LISTEN/NOTIFY to wake long polls everywhere."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from taskmanager.storage.engine import EngineOptions
+
+log = logging.getLogger("taskmanager.storage")
+
+CHANNEL = "taskmanager_tasks"
+
+
+def create(url: str, options: EngineOptions) -> Engine:
+    """An engine on the psycopg driver, its pool sized by the options."""
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    return create_engine(
+        parsed,
+        isolation_level="READ COMMITTED",
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout_seconds,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": int(max(1, options.connect_timeout_seconds))},
+    )
+
+
+def check_server(conn: Connection) -> list[str]:
+    """Warn when the server may lose acknowledged commits."""
+    warnings = []
+    for setting, safe in (("fsync", "on"), ("synchronous_commit", "on")):
+        value = str(conn.execute(text(f"SHOW {setting}")).scalar_one())
+        if value.lower() not in (safe, "remote_write", "remote_apply"):
+            warnings.append(
+                f"{setting} is {value}: a crash may lose acknowledged tasks; set it to {safe}"
+            )
+    return warnings
+
+
+def notify_sql() -> str:
+    """The statement that, run inside a creating transaction, wakes listeners at commit."""
+    return f"SELECT pg_notify('{CHANNEL}', :task_type)"
+
+
+class Listener:
+    """A thread that LISTENs on its own connection and reports each notified task type."""
+
+    def __init__(self, engine: Engine, notify: Callable[[str | None, int], None]) -> None:
+        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._notify = notify
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pg-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listen()
+            except psycopg.Error as exc:
+                log.warning("LISTEN connection lost (%s); retrying", exc)
+                # Wake everyone once: a notification may have been missed meanwhile.
+                self._notify(None, 1_000_000)
+                self._stop.wait(1.0)
+
+    def _listen(self) -> None:
+        with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            while not self._stop.is_set():
+                for note in conn.notifies(timeout=1.0):
+                    self._notify(note.payload or None, 1)
