@@ -1,0 +1,51 @@
+"""Completing several held tasks at once, with an outcome for each."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import claim_one, create, get
+
+
+def test_each_item_gets_its_own_outcome(api: TestClient) -> None:
+    for _ in range(3):
+        create(api)
+    mine = [claim_one(api, "w") for _ in range(2)]
+    other = claim_one(api, "other")
+    items = [
+        {"id": mine[0]["id"], "lease_token": mine[0]["lease_token"], "result": {"n": 0}},
+        {"id": mine[1]["id"], "lease_token": "stale", "result": {"n": 1}},
+        {"id": other["id"], "lease_token": other["lease_token"], "result": {"n": 2}},
+        {"id": "missing", "lease_token": "t", "result": {}},
+    ]
+    response = api.post("/api/tasks/complete/batch", json={"worker_id": "w", "tasks": items})
+    assert response.status_code == 200
+    outcomes = response.json()["tasks"]
+    assert [o["id"] for o in outcomes] == [i["id"] for i in items]
+    assert [o["outcome"] for o in outcomes] == ["completed", "lease_lost", "completed", "not_found"]
+    assert outcomes[0]["task"]["result"] == {"n": 0}
+    assert outcomes[1]["task"] is None
+    assert set(outcomes[1]["error"]) == {"error", "message", "details"}
+    assert outcomes[3]["error"]["error"] == "not_found"
+    assert get(api, mine[1]["id"])["status"] == "processing"
+    assert get(api, mine[0]["id"])["status"] == "completed"
+
+
+def test_batch_completion_of_a_cancelled_task_says_so(api: TestClient) -> None:
+    create(api)
+    task = claim_one(api, "w")
+    api.post(f"/api/tasks/{task['id']}/cancel")
+    items = [{"id": task["id"], "lease_token": task["lease_token"], "result": {}}]
+    outcome = api.post("/api/tasks/complete/batch", json={"worker_id": "w", "tasks": items})
+    assert outcome.json()["tasks"][0]["outcome"] == "task_cancelled"
+    assert get(api, task["id"])["status"] == "cancelled"
+
+
+def test_batch_completion_counts_for_the_worker(api: TestClient) -> None:
+    for _ in range(2):
+        create(api)
+    tasks = [claim_one(api, "w") for _ in range(2)]
+    items = [{"id": t["id"], "lease_token": t["lease_token"], "result": {}} for t in tasks]
+    api.post("/api/tasks/complete/batch", json={"worker_id": "w", "tasks": items})
+    stats = api.get("/api/workers/w/stats").json()
+    assert (stats["tasks_completed"], stats["tasks_processing"]) == (2, 0)
