@@ -1,0 +1,156 @@
+"""Waiters: targeted wake-ups, the due-time timer, and the generation check."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from taskmanager.server.longpoll import Waiters
+
+LONG = 30.0
+
+
+def run(scenario: Callable[[Waiters], Awaitable[None]]) -> None:
+    async def main() -> None:
+        waiters = Waiters(recheck_seconds=LONG)
+        waiters.bind(asyncio.get_running_loop())
+        await scenario(waiters)
+
+    asyncio.run(main())
+
+
+async def start(waiters: Waiters, types: list[str] | None) -> asyncio.Task[bool]:
+    task = asyncio.create_task(waiters.wait(types, LONG, waiters.generation))
+    await asyncio.sleep(0)
+    return task
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_notify_wakes_a_waiter_for_that_type() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        waiter = await start(waiters, ["mail"])
+        waiters.notify("mail")
+        assert await asyncio.wait_for(waiter, 5) is True
+        assert waiters.waiting == 0
+
+    run(scenario)
+
+
+def test_notify_does_not_wake_a_waiter_for_another_type() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        waiter = await start(waiters, ["mail"])
+        waiters.notify("sms")
+        await settle()
+        assert not waiter.done()
+        waiter.cancel()
+
+    run(scenario)
+
+
+def test_a_waiter_for_every_type_wakes_for_any() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        waiter = await start(waiters, None)
+        waiters.notify("anything")
+        assert await asyncio.wait_for(waiter, 5) is True
+
+    run(scenario)
+
+
+def test_one_task_wakes_one_waiter_not_the_herd() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        herd = [await start(waiters, ["mail"]) for _ in range(4)]
+        waiters.notify("mail", count=1)
+        await settle()
+        assert sum(w.done() for w in herd) == 1
+        waiters.notify("mail", count=2)
+        await settle()
+        assert sum(w.done() for w in herd) == 3
+        waiters.pass_baton("mail")
+        await settle()
+        assert all(w.done() for w in herd)
+
+    run(scenario)
+
+
+def test_wait_times_out_with_false() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        assert await waiters.wait(["mail"], 0.05, waiters.generation) is False
+        assert waiters.waiting == 0
+
+    run(scenario)
+
+
+def test_a_wake_up_between_look_and_wait_is_not_lost() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        since = waiters.generation
+        waiters.notify("mail")  # arrives after the caller looked at the database
+        await settle()
+        assert await asyncio.wait_for(waiters.wait(["mail"], LONG, since), 5) is True
+
+    run(scenario)
+
+
+def test_wake_at_wakes_one_waiter_when_due() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        waiter = await start(waiters, ["mail"])
+        waiters.wake_at(0.05, frozenset({"mail"}))
+        await settle()
+        assert not waiter.done()
+        assert await asyncio.wait_for(waiter, 5) is True
+
+    run(scenario)
+
+
+def test_wake_at_keeps_the_earliest_timer() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        waiter = await start(waiters, ["mail"])
+        types = frozenset({"mail"})
+        waiters.wake_at(0.05, types)
+        waiters.wake_at(LONG, types)  # a later timer must not replace the earlier one
+        assert await asyncio.wait_for(waiter, 5) is True
+
+    run(scenario)
+
+
+def test_an_earlier_wake_at_replaces_a_later_one() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        waiter = await start(waiters, ["mail"])
+        types = frozenset({"mail"})
+        waiters.wake_at(LONG, types)
+        waiters.wake_at(0.05, types)
+        assert await asyncio.wait_for(waiter, 5) is True
+
+    run(scenario)
+
+
+def test_delayed_notify_wakes_later_not_now() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        waiter = await start(waiters, ["mail"])
+        waiters.notify("mail", delay_seconds=0.05)
+        await settle()
+        assert not waiter.done()
+        assert await asyncio.wait_for(waiter, 5) is True
+
+    run(scenario)
+
+
+def test_a_woken_waiter_that_leaves_hands_its_wake_up_on() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        first = await start(waiters, ["mail"])
+        second = await start(waiters, ["mail"])
+        waiters.notify("mail")
+        await asyncio.sleep(0)  # the wake-up is scheduled on the loop
+        first.cancel()
+        await settle()
+        assert first.cancelled()
+        assert await asyncio.wait_for(second, 5) is True
+
+    run(scenario)
+
+
+def test_notify_before_bind_is_harmless() -> None:
+    Waiters(recheck_seconds=1).notify("mail")
