@@ -1,18 +1,81 @@
-"""`Client`: the HTTP API, one method per endpoint, errors mapped back to the error tree."""
+"""`Client` and `AsyncClient`: the HTTP API, one method per endpoint, errors mapped back.
+
+Both send the same `Call` descriptions from `taskmanager.calls`; they differ only in how the
+request travels (blocking or awaited). Network failures raise `Unavailable`; an error answer
+raises the class of `taskmanager.errors` its code names, so `except LeaseLost` works the same
+in-process and over HTTP.
+"""
 
 from __future__ import annotations
 
+import logging
+import ssl
+import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+from taskmanager import calls
+from taskmanager.calls import Call
 from taskmanager.errors import TaskManagerError, Unavailable, error_for_code
 
 DEFAULT_API_URL = "http://localhost:8000/api"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+T = TypeVar("T")
+log = logging.getLogger("taskmanager.client")
 
 
-class Client:
+class _Base:
+    """What both clients share: the base URL, headers, timeouts, TLS and error mapping."""
+
+    def __init__(
+        self, api_url: str, api_key: str | None, timeout: float, verify: bool | str
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self._options: dict[str, Any] = {
+            "base_url": self.api_url + "/",
+            "headers": {"Authorization": f"Bearer {api_key}"} if api_key else {},
+            "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            "verify": ssl.create_default_context(cafile=verify)
+            if isinstance(verify, str)
+            else verify,
+        }
+
+    @staticmethod
+    def _extra(call: Call[Any]) -> dict[str, Any]:
+        extra: dict[str, Any] = {"json": call.json, "params": call.params}
+        if call.timeout is not None:
+            extra["timeout"] = call.timeout
+        return extra
+
+    def _unreachable(self, call: Call[Any], exc: Exception, started: float) -> Unavailable:
+        log.debug(
+            "%s %s/%s failed after %s: %r",
+            call.method,
+            self.api_url,
+            call.path,
+            _since(started),
+            exc,
+        )
+        return Unavailable(f"cannot reach {self.api_url}: {exc or type(exc).__name__}")
+
+    def _read(self, call: Call[T], response: httpx.Response, started: float) -> T:
+        log.debug(
+            "%s %s/%s -> %d in %s",
+            call.method,
+            self.api_url,
+            call.path,
+            response.status_code,
+            _since(started),
+        )
+        if response.status_code >= 400:
+            raise error_from(response)
+        return call.read(response.json())
+
+
+class Client(_Base):
     """A synchronous client for the TaskManager API; reuses one connection pool."""
 
     def __init__(
@@ -20,14 +83,13 @@ class Client:
         api_url: str = DEFAULT_API_URL,
         *,
         api_key: str | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        verify: bool | str = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.api_url = api_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.api_url + "/", headers=headers, timeout=timeout, transport=transport
-        )
+        """`verify`: False to skip TLS checks, or the path of a CA bundle to trust."""
+        super().__init__(api_url, api_key, timeout, verify)
+        self._http = httpx.Client(transport=transport, **self._options)
 
     def __enter__(self) -> Client:
         return self
@@ -39,48 +101,28 @@ class Client:
         """Close the connection pool."""
         self._http.close()
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    def send(self, call: Call[T]) -> T:
+        """Send one call and read its answer; raises from the error tree."""
+        started = time.monotonic()
         try:
-            response = self._http.request(method, path, json=json, params=query, **extra)
+            response = self._http.request(call.method, call.path, **self._extra(call))
         except httpx.TransportError as exc:
-            raise Unavailable(f"cannot reach {self.api_url}: {exc}") from exc
-        if response.status_code >= 400:
-            raise _error_from(response)
-        return response.json()
-
-    # -- tasks ---------------------------------------------------------------------------------
+            raise self._unreachable(call, exc, started) from exc
+        return self._read(call, response, started)
 
     def health(self) -> dict[str, Any]:
-        """`GET /health`."""
-        try:
-            response = self._http.get("health")
-        except httpx.TransportError as exc:
-            raise Unavailable(f"cannot reach {self.api_url}: {exc}") from exc
-        body: dict[str, Any] = response.json()
-        if response.status_code != 200:
-            raise Unavailable("the API reports its database unavailable", body)
-        return body
+        """`GET /health`; Unavailable when the API or its database does not answer."""
+        return self.send(calls.health())
 
     def create_task(
         self, type: str, params: Mapping[str, Any] | None = None, **options: Any
     ) -> dict[str, Any]:
         """Create a task; options are the other fields of `POST /tasks`."""
-        body = {"type": type, "params": dict(params or {}), **_present(options)}
-        return dict(self._call("POST", "tasks", json=body))
+        return self.send(calls.create_task(type, params, options))
 
     def create_tasks(self, tasks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Create many tasks in one all-or-nothing request."""
-        return list(self._call("POST", "tasks/batch", json={"tasks": list(tasks)})["tasks"])
+        return self.send(calls.create_tasks(tasks))
 
     def list_tasks(
         self,
@@ -92,25 +134,17 @@ class Client:
         cursor: str | None = None,
     ) -> dict[str, Any]:
         """One page of tasks, newest first: `{"tasks": [...], "next_cursor": ...}`."""
-        params = {
-            "status": status,
-            "type": type,
-            "worker_id": worker_id,
-            "limit": limit,
-            "cursor": cursor,
-        }
-        return dict(self._call("GET", "tasks", params=params))
+        query = {"status": status, "type": type, "worker_id": worker_id}
+        return self.send(calls.list_tasks({**query, "limit": limit, "cursor": cursor}))
 
     def get_task(self, task_id: str) -> dict[str, Any]:
-        return dict(self._call("GET", f"tasks/{task_id}"))
+        return self.send(calls.get_task(task_id))
 
     def cancel_task(self, task_id: str) -> dict[str, Any]:
-        return dict(self._call("POST", f"tasks/{task_id}/cancel"))
+        return self.send(calls.cancel_task(task_id))
 
     def retry_task(self, task_id: str) -> dict[str, Any]:
-        return dict(self._call("POST", f"tasks/{task_id}/retry"))
-
-    # -- leases --------------------------------------------------------------------------------
+        return self.send(calls.retry_task(task_id))
 
     def claim(
         self,
@@ -121,16 +155,9 @@ class Client:
         wait_seconds: float = 0.0,
     ) -> dict[str, Any] | None:
         """Lease one task, waiting up to `wait_seconds` for one; None when there is none."""
-        body = _present(
-            {
-                "worker_id": worker_id,
-                "task_types": task_types,
-                "lease_seconds": lease_seconds,
-                "wait_seconds": wait_seconds,
-            }
-        )
-        task = self._call("POST", "tasks/claim", json=body, timeout=_poll_timeout(wait_seconds))
-        return None if task is None else dict(task)
+        body = {"worker_id": worker_id, "task_types": task_types}
+        extra = {"lease_seconds": lease_seconds, "wait_seconds": wait_seconds}
+        return self.send(calls.claim({**body, **extra}))
 
     def claim_batch(
         self,
@@ -142,19 +169,9 @@ class Client:
         wait_seconds: float = 0.0,
     ) -> list[dict[str, Any]]:
         """Lease up to `limit` tasks at once."""
-        body = _present(
-            {
-                "worker_id": worker_id,
-                "limit": limit,
-                "task_types": task_types,
-                "lease_seconds": lease_seconds,
-                "wait_seconds": wait_seconds,
-            }
-        )
-        answer = self._call(
-            "POST", "tasks/claim/batch", json=body, timeout=_poll_timeout(wait_seconds)
-        )
-        return list(answer["tasks"])
+        body = {"worker_id": worker_id, "limit": limit, "task_types": task_types}
+        extra = {"lease_seconds": lease_seconds, "wait_seconds": wait_seconds}
+        return self.send(calls.claim_batch({**body, **extra}))
 
     def heartbeat(
         self,
@@ -167,16 +184,9 @@ class Client:
         message: str | None = None,
     ) -> dict[str, Any]:
         """Extend a lease; raises LeaseLost or TaskCancelled when the worker must stop."""
-        body = _present(
-            {
-                "worker_id": worker_id,
-                "lease_token": lease_token,
-                "lease_seconds": lease_seconds,
-                "progress": progress,
-                "message": message,
-            }
-        )
-        return dict(self._call("POST", f"tasks/{task_id}/heartbeat", json=body))
+        body = {"worker_id": worker_id, "lease_token": lease_token}
+        extra = {"lease_seconds": lease_seconds, "progress": progress, "message": message}
+        return self.send(calls.heartbeat(task_id, {**body, **extra}))
 
     def complete(
         self,
@@ -186,21 +196,15 @@ class Client:
         worker_id: str | None = None,
         lease_token: str | None = None,
     ) -> dict[str, Any]:
-        body = _present(
-            {
-                "result": None if result is None else dict(result),
-                "worker_id": worker_id,
-                "lease_token": lease_token,
-            }
-        )
-        return dict(self._call("POST", f"tasks/{task_id}/complete", json=body))
+        """Report a task done with its result, fenced by the lease token."""
+        body = {"result": result, "worker_id": worker_id, "lease_token": lease_token}
+        return self.send(calls.complete(task_id, body))
 
     def complete_batch(
         self, worker_id: str, items: Iterable[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
         """Complete several tasks: items are `{id, lease_token, result}`; one outcome each."""
-        body = {"worker_id": worker_id, "tasks": list(items)}
-        return list(self._call("POST", "tasks/complete/batch", json=body)["tasks"])
+        return self.send(calls.complete_batch(worker_id, items))
 
     def fail(
         self,
@@ -212,51 +216,209 @@ class Client:
         worker_id: str | None = None,
         lease_token: str | None = None,
     ) -> dict[str, Any]:
-        body = _present(
-            {
-                "error": error,
-                "retry": retry,
-                "retry_delay_seconds": retry_delay_seconds,
-                "worker_id": worker_id,
-                "lease_token": lease_token,
-            }
-        )
-        return dict(self._call("POST", f"tasks/{task_id}/fail", json=body))
-
-    # -- monitoring and task types -------------------------------------------------------------
+        """Report a failed attempt; `retry=False` makes it final."""
+        body = {"error": error, "retry": retry, "retry_delay_seconds": retry_delay_seconds}
+        fence = {"worker_id": worker_id, "lease_token": lease_token}
+        return self.send(calls.fail(task_id, {**body, **fence}))
 
     def list_workers(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "workers")["workers"])
+        return self.send(calls.list_workers())
 
     def worker_stats(self, worker_id: str) -> dict[str, Any]:
-        return dict(self._call("GET", f"workers/{worker_id}/stats"))
+        return self.send(calls.worker_stats(worker_id))
 
     def stats(self) -> dict[str, Any]:
-        return dict(self._call("GET", "stats"))
+        return self.send(calls.stats())
 
     def put_task_type(self, name: str, **settings: Any) -> dict[str, Any]:
         """Create or replace a task type: params_schema, max_attempts, lease_seconds, ..."""
-        return dict(self._call("PUT", f"task-types/{name}", json=_present(settings)))
+        return self.send(calls.put_task_type(name, settings))
 
     def get_task_type(self, name: str) -> dict[str, Any]:
-        return dict(self._call("GET", f"task-types/{name}"))
+        return self.send(calls.get_task_type(name))
 
     def list_task_types(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "task-types")["task_types"])
+        return self.send(calls.list_task_types())
 
 
-def _present(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}
+class AsyncClient(_Base):
+    """The same API as `Client`, for asyncio: every method is awaited."""
+
+    def __init__(
+        self,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """`verify`: False to skip TLS checks, or the path of a CA bundle to trust."""
+        super().__init__(api_url, api_key, timeout, verify)
+        self._http = httpx.AsyncClient(transport=transport, **self._options)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def send(self, call: Call[T]) -> T:
+        """Send one call and read its answer; raises from the error tree."""
+        started = time.monotonic()
+        try:
+            response = await self._http.request(call.method, call.path, **self._extra(call))
+        except httpx.TransportError as exc:
+            raise self._unreachable(call, exc, started) from exc
+        return self._read(call, response, started)
+
+    async def health(self) -> dict[str, Any]:
+        """`GET /health`; Unavailable when the API or its database does not answer."""
+        return await self.send(calls.health())
+
+    async def create_task(
+        self, type: str, params: Mapping[str, Any] | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """Create a task; options are the other fields of `POST /tasks`."""
+        return await self.send(calls.create_task(type, params, options))
+
+    async def create_tasks(self, tasks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Create many tasks in one all-or-nothing request."""
+        return await self.send(calls.create_tasks(tasks))
+
+    async def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        worker_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of tasks, newest first: `{"tasks": [...], "next_cursor": ...}`."""
+        query = {"status": status, "type": type, "worker_id": worker_id}
+        return await self.send(calls.list_tasks({**query, "limit": limit, "cursor": cursor}))
+
+    async def get_task(self, task_id: str) -> dict[str, Any]:
+        return await self.send(calls.get_task(task_id))
+
+    async def cancel_task(self, task_id: str) -> dict[str, Any]:
+        return await self.send(calls.cancel_task(task_id))
+
+    async def retry_task(self, task_id: str) -> dict[str, Any]:
+        return await self.send(calls.retry_task(task_id))
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        task_types: list[str] | None = None,
+        lease_seconds: float | None = None,
+        wait_seconds: float = 0.0,
+    ) -> dict[str, Any] | None:
+        """Lease one task, waiting up to `wait_seconds` for one; None when there is none."""
+        body = {"worker_id": worker_id, "task_types": task_types}
+        extra = {"lease_seconds": lease_seconds, "wait_seconds": wait_seconds}
+        return await self.send(calls.claim({**body, **extra}))
+
+    async def claim_batch(
+        self,
+        worker_id: str,
+        limit: int,
+        *,
+        task_types: list[str] | None = None,
+        lease_seconds: float | None = None,
+        wait_seconds: float = 0.0,
+    ) -> list[dict[str, Any]]:
+        """Lease up to `limit` tasks at once."""
+        body = {"worker_id": worker_id, "limit": limit, "task_types": task_types}
+        extra = {"lease_seconds": lease_seconds, "wait_seconds": wait_seconds}
+        return await self.send(calls.claim_batch({**body, **extra}))
+
+    async def heartbeat(
+        self,
+        task_id: str,
+        worker_id: str,
+        lease_token: str,
+        *,
+        lease_seconds: float | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """Extend a lease; raises LeaseLost or TaskCancelled when the worker must stop."""
+        body = {"worker_id": worker_id, "lease_token": lease_token}
+        extra = {"lease_seconds": lease_seconds, "progress": progress, "message": message}
+        return await self.send(calls.heartbeat(task_id, {**body, **extra}))
+
+    async def complete(
+        self,
+        task_id: str,
+        result: Mapping[str, Any] | None = None,
+        *,
+        worker_id: str | None = None,
+        lease_token: str | None = None,
+    ) -> dict[str, Any]:
+        """Report a task done with its result, fenced by the lease token."""
+        body = {"result": result, "worker_id": worker_id, "lease_token": lease_token}
+        return await self.send(calls.complete(task_id, body))
+
+    async def complete_batch(
+        self, worker_id: str, items: Iterable[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Complete several tasks: items are `{id, lease_token, result}`; one outcome each."""
+        return await self.send(calls.complete_batch(worker_id, items))
+
+    async def fail(
+        self,
+        task_id: str,
+        error: str,
+        *,
+        retry: bool = True,
+        retry_delay_seconds: float | None = None,
+        worker_id: str | None = None,
+        lease_token: str | None = None,
+    ) -> dict[str, Any]:
+        """Report a failed attempt; `retry=False` makes it final."""
+        body = {"error": error, "retry": retry, "retry_delay_seconds": retry_delay_seconds}
+        fence = {"worker_id": worker_id, "lease_token": lease_token}
+        return await self.send(calls.fail(task_id, {**body, **fence}))
+
+    async def list_workers(self) -> list[dict[str, Any]]:
+        return await self.send(calls.list_workers())
+
+    async def worker_stats(self, worker_id: str) -> dict[str, Any]:
+        return await self.send(calls.worker_stats(worker_id))
+
+    async def stats(self) -> dict[str, Any]:
+        return await self.send(calls.stats())
+
+    async def put_task_type(self, name: str, **settings: Any) -> dict[str, Any]:
+        """Create or replace a task type: params_schema, max_attempts, lease_seconds, ..."""
+        return await self.send(calls.put_task_type(name, settings))
+
+    async def get_task_type(self, name: str) -> dict[str, Any]:
+        return await self.send(calls.get_task_type(name))
+
+    async def list_task_types(self) -> list[dict[str, Any]]:
+        return await self.send(calls.list_task_types())
 
 
-def _poll_timeout(wait_seconds: float) -> float | None:
-    return None if not wait_seconds else wait_seconds + 30.0
-
-
-def _error_from(response: httpx.Response) -> TaskManagerError:
+def error_from(response: httpx.Response) -> TaskManagerError:
+    """The error-tree exception for an error answer (even one that is not our JSON shape)."""
     try:
         body = response.json()
         code, message, details = body["error"], body["message"], body.get("details") or {}
     except (ValueError, KeyError, TypeError):
-        return TaskManagerError(f"HTTP {response.status_code}: {response.text[:200]}")
+        if response.status_code == 503:
+            return Unavailable(f"the API answered 503: {response.text[:200]}")
+        status = {"status": response.status_code}
+        return TaskManagerError(f"HTTP {response.status_code}: {response.text[:200]}", status)
     return error_for_code(code)(message, details)
+
+
+def _since(started: float) -> str:
+    return f"{(time.monotonic() - started) * 1000:.0f} ms"
