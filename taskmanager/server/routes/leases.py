@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from taskmanager.errors import InvalidState, LeaseLost, TaskCancelled, TaskNotFound
@@ -29,9 +29,17 @@ router = APIRouter(tags=["workers"])
 
 
 async def claim_tasks(
-    store: Store, waiters: Waiters, request: ClaimRequest, limit: int
+    store: Store,
+    waiters: Waiters,
+    request: ClaimRequest,
+    limit: int,
+    gone: Callable[[], Awaitable[bool]] | None = None,
 ) -> Sequence[ClaimedTask]:
-    """Claim now, or wait up to `wait_seconds` for something to claim."""
+    """Claim now, or wait up to `wait_seconds` for something to claim.
+
+    `gone` says whether the caller hung up: a long poll whose worker left (say, it is stopping)
+    must not lease a task that nobody would run until the lease expires.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + request.wait_seconds
     woken = False
@@ -53,21 +61,28 @@ async def claim_tasks(
             waiters.wake_at(delay, frozenset(request.task_types or ()) or None)
         timeout = min(remaining, waiters.recheck_seconds)
         woken = await waiters.wait(request.task_types, timeout, since)
+        if gone is not None and await gone():
+            if woken:
+                waiters.notify(None)  # pass the wake-up on to a claim that is still listening
+            return []
 
 
 @router.post("/tasks/claim", response_model=ClaimedTask | None, responses=errors())
-async def claim(body: ClaimRequest, store: StoreDep, waiters: WaitersDep) -> ClaimedTask | None:
+async def claim(
+    body: ClaimRequest, store: StoreDep, waiters: WaitersDep, http: Request
+) -> ClaimedTask | None:
     """Lease the next task, or `null` when none is available (after `wait_seconds`)."""
-    claimed = await claim_tasks(store, waiters, body, 1)
+    claimed = await claim_tasks(store, waiters, body, 1, http.is_disconnected)
     return claimed[0] if claimed else None
 
 
 @router.post("/tasks/claim/batch", response_model=ClaimedBatch, responses=errors())
 async def claim_batch(
-    body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep
+    body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep, http: Request
 ) -> ClaimedBatch:
     """Lease up to `limit` tasks at once; an empty list when none is available."""
-    return ClaimedBatch(tasks=list(await claim_tasks(store, waiters, body, body.limit)))
+    claimed = await claim_tasks(store, waiters, body, body.limit, http.is_disconnected)
+    return ClaimedBatch(tasks=list(claimed))
 
 
 @router.post(
