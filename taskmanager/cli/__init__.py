@@ -11,6 +11,7 @@ import click
 from taskmanager import __version__
 from taskmanager.cli.output import fail_with
 from taskmanager.cli.tasks import stats, tasks
+from taskmanager.cli.worker import worker
 from taskmanager.errors import TaskManagerError
 
 if TYPE_CHECKING:
@@ -127,3 +128,4 @@ def _redact(url: str) -> str:
 
 main.add_command(tasks)
 main.add_command(stats)
+main.add_command(worker)
