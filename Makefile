@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The suite runs on SQLite always, and on these servers too; set one empty to leave it out.
+export TASKMANAGER_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
+export TASKMANAGER_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
 .PHONY: run test check lint format pytest clean
 
 $(STAMP): pyproject.toml

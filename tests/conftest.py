@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from taskmanager.clock import ManualClock
 from taskmanager.server.app import create_app
 from taskmanager.server.settings import Settings
 from taskmanager.storage import SQLStore, open_store
+from tests.backends import BACKENDS, empty_tables, session_database
 
 
 @pytest.fixture(scope="session")
@@ -33,11 +35,36 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def server_databases() -> Iterator[dict[str, str]]:
+    """One fresh, migrated database per server backend for this test session."""
+    with ExitStack() as stack:
+        yield {
+            backend: stack.enter_context(session_database(backend))
+            for backend in BACKENDS
+            if backend != "sqlite"
+        }
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that touches a database runs once per backend: sqlite, mariadb, postgres."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path) -> str:
-    path = tmp_path / "taskmanager.db"
-    shutil.copy(migrated_template, path)
-    return f"sqlite:///{path}"
+def db_url(
+    backend: str, tmp_path: Path, migrated_template: Path, request: pytest.FixtureRequest
+) -> str:
+    """An empty, migrated database of the backend under test."""
+    if backend == "sqlite":
+        path = tmp_path / "taskmanager.db"
+        shutil.copy(migrated_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("server_databases")[backend]
+    empty_tables(url)
+    return url
 
 
 @pytest.fixture

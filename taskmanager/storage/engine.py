@@ -63,6 +63,16 @@ def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
         raise ValidationFailed(f"invalid database URL: {exc}") from None
 
 
+def require_driver(module: str, extra: str) -> None:
+    """Say how to install a missing database driver, instead of an ImportError."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ValidationFailed(
+            f"the {module} driver is not installed: pip install 'taskmanager[{extra}]'"
+        )
+
+
 def is_retryable(exc: DBAPIError) -> bool:
     """Whether a failed transaction lost a race (deadlock, lock timeout) and may run again."""
     orig = exc.orig

@@ -73,7 +73,7 @@ def heartbeat(
         values["progress"] = req.progress
     if req.message is not None:
         values["progress_message"] = req.message
-    touch_worker(conn, req.worker_id, now)
+    touch_worker(conn, row.worker_id, now)
     return _save(conn, row, **values)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from taskmanager.errors import ValidationFailed
-from taskmanager.storage.engine import EngineOptions
+from taskmanager.storage.engine import EngineOptions, require_driver
 
 MIN_MARIADB = (10, 6)
 MIN_MYSQL = (8, 0, 1)
@@ -16,6 +16,7 @@ MIN_MYSQL = (8, 0, 1)
 
 def create(url: str, options: EngineOptions) -> Engine:
     """An engine on the PyMySQL driver, its pool sized by the options."""
+    require_driver("pymysql", "mysql")
     parsed = make_url(url)
     dialect = "mariadb" if parsed.get_backend_name() == "mariadb" else "mysql"
     parsed = parsed.set(drivername=f"{dialect}+pymysql")

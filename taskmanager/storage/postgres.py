@@ -6,11 +6,10 @@ import logging
 import threading
 from collections.abc import Callable
 
-import psycopg
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from taskmanager.storage.engine import EngineOptions
+from taskmanager.storage.engine import EngineOptions, require_driver
 
 log = logging.getLogger("taskmanager.storage")
 
@@ -19,6 +18,7 @@ CHANNEL = "taskmanager_tasks"
 
 def create(url: str, options: EngineOptions) -> Engine:
     """An engine on the psycopg driver, its pool sized by the options."""
+    require_driver("psycopg", "postgres")
     parsed = make_url(url).set(drivername="postgresql+psycopg")
     return create_engine(
         parsed,
@@ -65,6 +65,8 @@ class Listener:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        import psycopg
+
         while not self._stop.is_set():
             try:
                 self._listen()
@@ -75,6 +77,8 @@ class Listener:
                 self._stop.wait(1.0)
 
     def _listen(self) -> None:
+        import psycopg
+
         with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             while not self._stop.is_set():
