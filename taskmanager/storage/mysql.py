@@ -35,27 +35,40 @@ def create(url: str, options: EngineOptions) -> Engine:
     )
 
 
-def _version(text_version: str) -> tuple[int, ...]:
-    match = re.match(r"(\d+)\.(\d+)\.(\d+)", text_version)
+def version_tuple(version: str) -> tuple[int, ...]:
+    """(major, minor, patch) of a server's VERSION() string."""
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
     return tuple(int(part) for part in match.groups()) if match else (0, 0, 0)
+
+
+def refusal(version: str) -> str | None:
+    """Why a server of this version cannot be used, or None when it can."""
+    is_mariadb = "mariadb" in version.lower()
+    minimum = MIN_MARIADB if is_mariadb else MIN_MYSQL
+    if version_tuple(version)[: len(minimum)] >= minimum:
+        return None
+    name = "MariaDB" if is_mariadb else "MySQL"
+    wanted = ".".join(str(part) for part in minimum)
+    return (
+        f"{name} {version} is too old: TaskManager needs {name} {wanted} or newer "
+        "(for SELECT ... FOR UPDATE SKIP LOCKED)"
+    )
+
+
+def durability_warnings(flush_log_at_trx_commit: int) -> list[str]:
+    """What may lose acknowledged tasks in a crash of the database host."""
+    if flush_log_at_trx_commit == 1:
+        return []
+    return [
+        f"innodb_flush_log_at_trx_commit is {flush_log_at_trx_commit}: a crash of the database "
+        "host may lose acknowledged tasks; set it to 1"
+    ]
 
 
 def check_server(conn: Connection) -> list[str]:
     """Refuse servers too old for SKIP LOCKED; warn when commits are not flushed to disk."""
-    version = str(conn.execute(text("SELECT VERSION()")).scalar_one())
-    is_mariadb = "mariadb" in version.lower()
-    minimum = MIN_MARIADB if is_mariadb else MIN_MYSQL
-    if _version(version)[: len(minimum)] < minimum:
-        name = "MariaDB" if is_mariadb else "MySQL"
-        wanted = ".".join(str(part) for part in minimum)
-        raise ValidationFailed(
-            f"{name} {version} is too old: TaskManager needs {name} {wanted} or newer "
-            "(for SELECT … FOR UPDATE SKIP LOCKED)"
-        )
+    reason = refusal(str(conn.execute(text("SELECT VERSION()")).scalar_one()))
+    if reason:
+        raise ValidationFailed(reason)
     flush = conn.execute(text("SELECT @@innodb_flush_log_at_trx_commit")).scalar_one()
-    if int(flush) != 1:
-        return [
-            f"innodb_flush_log_at_trx_commit is {flush}: a crash of the database host may lose "
-            "acknowledged tasks; set it to 1"
-        ]
-    return []
+    return durability_warnings(int(flush))

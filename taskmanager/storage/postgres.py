@@ -31,16 +31,27 @@ def create(url: str, options: EngineOptions) -> Engine:
     )
 
 
+def durability_warnings(settings: dict[str, str]) -> list[str]:
+    """What may lose acknowledged tasks in a crash, given `fsync` and `synchronous_commit`."""
+    warnings = []
+    if settings.get("fsync", "on").lower() != "on":
+        warnings.append(
+            f"fsync is {settings['fsync']}: a crash may corrupt the database; set it on"
+        )
+    if settings.get("synchronous_commit", "on").lower() in ("off", "local"):
+        value = settings["synchronous_commit"]
+        warnings.append(
+            f"synchronous_commit is {value}: a crash may lose acknowledged tasks; set it on"
+        )
+    return warnings
+
+
 def check_server(conn: Connection) -> list[str]:
     """Warn when the server may lose acknowledged commits."""
-    warnings = []
-    for setting, safe in (("fsync", "on"), ("synchronous_commit", "on")):
-        value = str(conn.execute(text(f"SHOW {setting}")).scalar_one())
-        if value.lower() not in (safe, "remote_write", "remote_apply"):
-            warnings.append(
-                f"{setting} is {value}: a crash may lose acknowledged tasks; set it to {safe}"
-            )
-    return warnings
+    names = ("fsync", "synchronous_commit")
+    return durability_warnings(
+        {name: str(conn.execute(text(f"SHOW {name}")).scalar_one()) for name in names}
+    )
 
 
 def notify_sql() -> str:

@@ -1,0 +1,39 @@
+"""What the server says about a database at start: refusals and durability warnings."""
+
+from __future__ import annotations
+
+from taskmanager.storage import mysql, postgres
+
+
+def test_mariadb_before_10_6_is_refused() -> None:
+    reason = mysql.refusal("10.5.23-MariaDB-1:10.5.23+maria~deb11")
+    assert reason is not None
+    assert "10.6" in reason and "MariaDB" in reason
+
+
+def test_mariadb_10_6_and_later_are_accepted() -> None:
+    assert mysql.refusal("10.6.0-MariaDB") is None
+    assert mysql.refusal("10.11.19-MariaDB-0+deb12u1") is None
+    assert mysql.refusal("11.4.2-MariaDB") is None
+
+
+def test_mysql_needs_8_0_1() -> None:
+    assert mysql.refusal("8.0.0") is not None
+    assert mysql.refusal("5.7.44-log") is not None
+    assert mysql.refusal("8.0.1") is None
+    assert mysql.refusal("8.4.0") is None
+
+
+def test_unflushed_innodb_commits_are_warned_about() -> None:
+    assert mysql.durability_warnings(1) == []
+    (warning,) = mysql.durability_warnings(2)
+    assert "innodb_flush_log_at_trx_commit" in warning
+
+
+def test_postgres_durability_settings_are_warned_about() -> None:
+    assert postgres.durability_warnings({"fsync": "on", "synchronous_commit": "on"}) == []
+    assert postgres.durability_warnings({"fsync": "on", "synchronous_commit": "remote_apply"}) == []
+    warnings = postgres.durability_warnings({"fsync": "off", "synchronous_commit": "off"})
+    assert len(warnings) == 2
+    assert any("fsync" in w for w in warnings)
+    assert any("synchronous_commit" in w for w in warnings)
