@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from taskmanager.roles import Role
 from taskmanager.status import TaskStatus
 
 TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,200}$"
@@ -266,3 +267,61 @@ class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unavailable"]
     version: str
+
+
+class ApiKeyInfo(BaseModel):
+    """An API key as listed: never the secret, only its first characters."""
+
+    id: str
+    name: str
+    role: Role
+    prefix: str
+    created_at: UTCDateTime
+    revoked_at: UTCDateTime | None
+
+
+class TaskEvent(BaseModel):
+    """One change of a task: created, claimed, completed, retrying, failed, cancelled, retried."""
+
+    event: str
+    at: UTCDateTime
+    attempt: int
+    worker_id: str | None
+    message: str | None
+
+
+class TaskHistory(BaseModel):
+    task_id: str
+    events: list[TaskEvent]
+
+
+class TypeOverview(BaseModel):
+    """One task type's depth by status and how it fared over the window."""
+
+    type: str
+    counts: dict[str, int]
+    completed_in_window: int
+    failed_in_window: int
+    error_rate: float | None
+    oldest_pending_age_seconds: float | None
+
+
+class QueueOverview(BaseModel):
+    window_seconds: int
+    types: list[TypeOverview]
+    generated_at: UTCDateTime
+
+
+class HistoryPoint(BaseModel):
+    """One minute: tasks completed and failed in it, unfinished tasks at its end."""
+
+    at: UTCDateTime
+    completed: int
+    failed: int
+    depth: int
+
+
+class QueueHistory(BaseModel):
+    minutes: int
+    points: list[HistoryPoint]
+    generated_at: UTCDateTime

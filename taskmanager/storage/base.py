@@ -10,6 +10,7 @@ from typing import Protocol
 
 from taskmanager.clock import Clock
 from taskmanager.models import (
+    ApiKeyInfo,
     ClaimedTask,
     CompleteItem,
     CompleteOutcome,
@@ -23,6 +24,7 @@ from taskmanager.models import (
     WorkerStats,
     WorkerSummary,
 )
+from taskmanager.roles import Role
 from taskmanager.status import TaskStatus
 
 
@@ -163,3 +165,23 @@ class Store(ABC):
     @abstractmethod
     def list_task_types(self) -> list[TaskTypeInfo]:
         """All task types, by name."""
+
+    @abstractmethod
+    def create_api_key(self, name: str, role: Role) -> tuple[str, ApiKeyInfo]:
+        """Make a key; its secret is returned once and only its hash is kept."""
+
+    @abstractmethod
+    def find_api_key(self, key: str) -> ApiKeyInfo | None:
+        """The key with this secret (revoked ones included), or None."""
+
+    @abstractmethod
+    def count_active_api_keys(self) -> int:
+        """How many keys are not revoked."""
+
+    @abstractmethod
+    def list_api_keys(self) -> list[ApiKeyInfo]:
+        """Every key, revoked ones included, oldest first."""
+
+    @abstractmethod
+    def revoke_api_key(self, id_or_name: str) -> list[ApiKeyInfo]:
+        """Revoke the key with this id, or the active keys with this name."""

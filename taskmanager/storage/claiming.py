@@ -26,7 +26,7 @@ from sqlalchemy import (
 from taskmanager import policy
 from taskmanager.models import ClaimedTask
 from taskmanager.status import TaskStatus
-from taskmanager.storage import workers
+from taskmanager.storage import events, workers
 from taskmanager.storage.rows import claimed_from_mapping
 from taskmanager.storage.schema import tasks
 
@@ -75,6 +75,15 @@ def claim(
             for row, new in zip(picked, leases, strict=True)
         ],
     )
+    events.record(
+        conn,
+        (
+            events.event_row(
+                row, events.Event.CLAIMED, now, attempt=new["attempts"], worker_id=worker_id
+            )
+            for row, new in zip(picked, leases, strict=True)
+        ),
+    )
     return [
         claimed_from_mapping({**row._mapping, **new})
         for row, new in zip(picked, leases, strict=True)
@@ -121,18 +130,24 @@ def expire_leases(conn: Connection, now: datetime, skip_locked: bool) -> None:
     """Take back tasks whose lease ran out: pending again, or failed after the last attempt."""
     expired = conn.execute(
         lock(
-            select(tasks.c.seq, tasks.c.attempts, tasks.c.max_attempts).where(
-                tasks.c.status == TaskStatus.PROCESSING, tasks.c.lease_expires_at <= now
-            ),
+            select(
+                tasks.c.seq,
+                tasks.c.id,
+                tasks.c.type,
+                tasks.c.worker_id,
+                tasks.c.attempts,
+                tasks.c.max_attempts,
+            ).where(tasks.c.status == TaskStatus.PROCESSING, tasks.c.lease_expires_at <= now),
             skip_locked,
         )
     ).all()
-    for seq, attempts, max_attempts in expired:
-        status = policy.status_after_failure(attempts, max_attempts, retry=True)
+    happened = []
+    for row in expired:
+        status = policy.status_after_failure(row.attempts, row.max_attempts, retry=True)
         finished = status == TaskStatus.FAILED
         conn.execute(
             update(tasks)
-            .where(tasks.c.seq == seq, tasks.c.status == TaskStatus.PROCESSING)
+            .where(tasks.c.seq == row.seq, tasks.c.status == TaskStatus.PROCESSING)
             .values(
                 status=status,
                 error=LEASE_EXPIRED,
@@ -141,6 +156,9 @@ def expire_leases(conn: Connection, now: datetime, skip_locked: bool) -> None:
                 worker_id=tasks.c.worker_id if finished else None,
             )
         )
+        kind = events.Event.FAILED if finished else events.Event.RETRYING
+        happened.append(events.event_row(row, kind, now, message=LEASE_EXPIRED))
+    events.record(conn, happened)
 
 
 def next_due_at(conn: Connection, task_types: Sequence[str] | None) -> datetime | None:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, insert, select
 from taskmanager.errors import Conflict
 from taskmanager.models import TaskCreate
 from taskmanager.status import TaskStatus
-from taskmanager.storage import task_types
+from taskmanager.storage import events, task_types
 from taskmanager.storage.base import Created
 from taskmanager.storage.rows import (
     dump_json,
@@ -39,6 +39,9 @@ def create_tasks(
     fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
     if fresh:
         conn.execute(insert(tasks), list(fresh.values()))
+        events.record(
+            conn, (events.event_row(row, events.Event.CREATED, now) for row in fresh.values())
+        )
     replayed = {}
     if existing:
         query = select(tasks).where(tasks.c.id.in_(existing.values()))

@@ -15,6 +15,8 @@ from taskmanager import policy
 from taskmanager.errors import InvalidState, LeaseLost, TaskCancelled, TaskNotFound
 from taskmanager.models import FailRequest, HeartbeatRequest, Task
 from taskmanager.status import TaskStatus
+from taskmanager.storage import events
+from taskmanager.storage.events import Event
 from taskmanager.storage.rows import dump_json, load_json, task_from_mapping, task_from_row
 from taskmanager.storage.schema import tasks
 from taskmanager.storage.workers import touch_worker
@@ -94,6 +96,7 @@ def complete(
         raise InvalidState("the task is already completed", {"id": row.id})
     _require_processing(row)
     touch_worker(conn, row.worker_id, now, completed=1, seconds=_seconds_held(row, now))
+    events.record(conn, [events.event_row(row, Event.COMPLETED, now)])
     return _save(
         conn,
         row,
@@ -116,6 +119,8 @@ def fail(
     _require_processing(row)
     status = policy.status_after_failure(row.attempts, row.max_attempts, req.retry)
     touch_worker(conn, row.worker_id, now, failed=1, seconds=_seconds_held(row, now))
+    kind = Event.FAILED if status == TaskStatus.FAILED else Event.RETRYING
+    events.record(conn, [events.event_row(row, kind, now, message=req.error)])
     if status == TaskStatus.FAILED:
         return _save(
             conn, row, status=status, error=req.error, completed_at=now, lease_expires_at=None
@@ -150,6 +155,7 @@ def cancel(conn: Connection, now: datetime, task_id: str) -> Task:
         raise InvalidState(
             f"the task is already {row.status}", {"id": row.id, "status": row.status}
         )
+    events.record(conn, [events.event_row(row, Event.CANCELLED, now)])
     return _save(conn, row, status=TaskStatus.CANCELLED, completed_at=now, lease_expires_at=None)
 
 
@@ -161,6 +167,7 @@ def retry(conn: Connection, now: datetime, task_id: str) -> Task:
             f"only failed or cancelled tasks can be retried; this one is {row.status}",
             {"id": row.id, "status": row.status},
         )
+    events.record(conn, [events.event_row(row, Event.RETRIED, now)])
     return _save(
         conn,
         row,

@@ -94,3 +94,42 @@ task_types = Table(
     Column("created_at", Instant, nullable=False),
     Column("updated_at", Instant, nullable=False),
 )
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("revoked_at", Instant),
+)
+
+# What happened to each task, written in the transaction that made the change: the task page's
+# history and the dashboard's charts read it.
+task_events = Table(
+    "task_events",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("task_id", String(36), nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("at", Instant, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("worker_id", String(200)),
+    Column("message", Text),
+)
+Index("ix_task_events_task", task_events.c.task_id, task_events.c.seq)
+Index("ix_task_events_at", task_events.c.at)
+
+# Counts of tasks that left the tasks table (purged) or the failed state (retried by hand), so
+# that the created/completed/failed counters of /metrics never go down.
+task_tallies = Table(
+    "task_tallies",
+    metadata,
+    Column("type", String(200), primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)

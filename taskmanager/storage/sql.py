@@ -16,6 +16,7 @@ from taskmanager import policy
 from taskmanager.clock import Clock, SystemClock
 from taskmanager.errors import TaskManagerError, TaskNotFound
 from taskmanager.models import (
+    ApiKeyInfo,
     ClaimedTask,
     CompleteItem,
     CompleteOutcome,
@@ -30,10 +31,12 @@ from taskmanager.models import (
     WorkerStats,
     WorkerSummary,
 )
+from taskmanager.roles import Role
 from taskmanager.status import TaskStatus
 from taskmanager.storage import (
     claiming,
     creating,
+    keys,
     lifecycle,
     mysql,
     postgres,
@@ -284,6 +287,26 @@ class SQLStore(Store):
     def list_task_types(self) -> list[TaskTypeInfo]:
         with self._read() as conn:
             return task_types.list_task_types(conn)
+
+    # -- API keys ------------------------------------------------------------------------------
+
+    def create_api_key(self, name: str, role: Role) -> tuple[str, ApiKeyInfo]:
+        return self._write(lambda conn: keys.create_key(conn, self._now(), name, role))
+
+    def find_api_key(self, key: str) -> ApiKeyInfo | None:
+        with self._read() as conn:
+            return keys.find_key(conn, key)
+
+    def count_active_api_keys(self) -> int:
+        with self._read() as conn:
+            return keys.count_active(conn)
+
+    def list_api_keys(self) -> list[ApiKeyInfo]:
+        with self._read() as conn:
+            return keys.list_keys(conn)
+
+    def revoke_api_key(self, id_or_name: str) -> list[ApiKeyInfo]:
+        return self._write(lambda conn: keys.revoke_key(conn, self._now(), id_or_name))
 
 
 def _complete_one(

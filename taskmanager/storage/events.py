@@ -1,0 +1,86 @@
+"""Task events: one row per change of a task, written in the transaction that made the change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from taskmanager.models import TaskEvent
+from taskmanager.storage.rows import from_db_time
+from taskmanager.storage.schema import task_events
+
+# Errors can be long; the history keeps their start, the task keeps the whole last one.
+MESSAGE_CHARS = 2000
+
+
+class Event(StrEnum):
+    CREATED = "created"
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    RETRYING = "retrying"  # an attempt failed; the task waits for its next one
+    FAILED = "failed"  # the last attempt failed
+    CANCELLED = "cancelled"
+    RETRIED = "retried"  # sent back to pending by hand
+
+
+# How each event changes the number of unfinished (pending or processing) tasks.
+DEPTH_CHANGE = {
+    Event.CREATED: 1,
+    Event.RETRIED: 1,
+    Event.COMPLETED: -1,
+    Event.FAILED: -1,
+    Event.CANCELLED: -1,
+}
+
+
+def event_row(
+    row: Any,
+    event: Event,
+    now: datetime,
+    *,
+    attempt: int | None = None,
+    worker_id: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """The event of a task row (anything with `id`, `type`, `attempts`, `worker_id`)."""
+    return {
+        "task_id": row["id"] if isinstance(row, dict) else row.id,
+        "type": row["type"] if isinstance(row, dict) else row.type,
+        "event": event.value,
+        "at": now,
+        "attempt": attempt if attempt is not None else _get(row, "attempts"),
+        "worker_id": worker_id if worker_id is not None else _get(row, "worker_id"),
+        "message": None if message is None else message[:MESSAGE_CHARS],
+    }
+
+
+def _get(row: Any, name: str) -> Any:
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+
+def record(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert events; one statement however many."""
+    values = list(rows)
+    if values:
+        conn.execute(insert(task_events), values)
+
+
+def list_events(conn: Connection, task_id: str) -> list[TaskEvent]:
+    """A task's events, oldest first."""
+    rows = conn.execute(
+        select(task_events).where(task_events.c.task_id == task_id).order_by(task_events.c.seq)
+    )
+    return [
+        TaskEvent.model_construct(
+            event=row.event,
+            at=from_db_time(row.at),
+            attempt=row.attempt,
+            worker_id=row.worker_id,
+            message=row.message,
+        )
+        for row in rows
+    ]
