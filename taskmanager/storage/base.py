@@ -16,9 +16,12 @@ from taskmanager.models import (
     CompleteOutcome,
     FailRequest,
     HeartbeatRequest,
+    QueueHistory,
+    QueueOverview,
     QueueStats,
     Task,
     TaskCreate,
+    TaskEvent,
     TaskTypeInfo,
     TaskTypeUpdate,
     WorkerStats,
@@ -26,6 +29,7 @@ from taskmanager.models import (
 )
 from taskmanager.roles import Role
 from taskmanager.status import TaskStatus
+from taskmanager.storage.overview import MetricCounts
 
 
 @dataclass(frozen=True)
@@ -185,3 +189,29 @@ class Store(ABC):
     @abstractmethod
     def revoke_api_key(self, id_or_name: str) -> list[ApiKeyInfo]:
         """Revoke the key with this id, or the active keys with this name."""
+
+    # -- operations: history, dashboard, metrics, retention ------------------------------------
+
+    @abstractmethod
+    def task_events(self, task_id: str) -> list[TaskEvent]:
+        """A task's history, oldest first, or `TaskNotFound`."""
+
+    @abstractmethod
+    def queue_overview(self, window_seconds: int) -> QueueOverview:
+        """Per type: depth by status, completions and failures in the window, oldest pending."""
+
+    @abstractmethod
+    def queue_history(self, minutes: int) -> QueueHistory:
+        """Per minute: completions, failures and unfinished tasks."""
+
+    @abstractmethod
+    def metric_counts(self) -> MetricCounts:
+        """Global depth gauges and created/completed/failed totals for /metrics."""
+
+    @abstractmethod
+    def count_purgeable(self, statuses: Sequence[TaskStatus], before: datetime) -> int:
+        """How many tasks in these finished statuses finished before `before`."""
+
+    @abstractmethod
+    def purge_batch(self, statuses: Sequence[TaskStatus], before: datetime, limit: int) -> int:
+        """Delete up to `limit` of them in one short transaction; how many went."""

@@ -7,11 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from taskmanager.models import TaskEvent
 from taskmanager.storage.rows import from_db_time
-from taskmanager.storage.schema import task_events
+from taskmanager.storage.schema import task_events, task_tallies
 
 # Errors can be long; the history keeps their start, the task keeps the whole last one.
 MESSAGE_CHARS = 2000
@@ -84,3 +85,22 @@ def list_events(conn: Connection, task_id: str) -> list[TaskEvent]:
         )
         for row in rows
     ]
+
+
+def add_tally(conn: Connection, task_type: str, outcome: str, count: int) -> None:
+    """Add to the count of tasks of a type that left the tasks table or the failed state."""
+    if count <= 0:
+        return
+    changed = conn.execute(
+        update(task_tallies)
+        .where(task_tallies.c.type == task_type, task_tallies.c.outcome == outcome)
+        .values(count=task_tallies.c.count + count)
+    ).rowcount
+    if changed:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(task_tallies).values(type=task_type, outcome=outcome, count=count))
+    except IntegrityError:
+        # Another transaction made the row first; add to it.
+        add_tally(conn, task_type, outcome, count)

@@ -168,6 +168,9 @@ def retry(conn: Connection, now: datetime, task_id: str) -> Task:
             {"id": row.id, "status": row.status},
         )
     events.record(conn, [events.event_row(row, Event.RETRIED, now)])
+    if row.status == TaskStatus.FAILED:
+        # Its failure stays counted in /metrics after it leaves the failed state.
+        events.add_tally(conn, row.type, TaskStatus.FAILED, 1)
     return _save(
         conn,
         row,

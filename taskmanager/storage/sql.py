@@ -23,9 +23,12 @@ from taskmanager.models import (
     ErrorBody,
     FailRequest,
     HeartbeatRequest,
+    QueueHistory,
+    QueueOverview,
     QueueStats,
     Task,
     TaskCreate,
+    TaskEvent,
     TaskTypeInfo,
     TaskTypeUpdate,
     WorkerStats,
@@ -36,17 +39,21 @@ from taskmanager.status import TaskStatus
 from taskmanager.storage import (
     claiming,
     creating,
+    events,
     keys,
     lifecycle,
     mysql,
+    overview,
     postgres,
     reports,
+    retention,
     task_types,
     workers,
 )
 from taskmanager.storage.base import Created, Store, TaskFilter, Watch
 from taskmanager.storage.dbclock import DatabaseClock
 from taskmanager.storage.engine import WRITE, is_retryable, migrate, translate_errors
+from taskmanager.storage.overview import MetricCounts
 from taskmanager.storage.rows import (
     decode_cursor,
     encode_cursor,
@@ -307,6 +314,38 @@ class SQLStore(Store):
 
     def revoke_api_key(self, id_or_name: str) -> list[ApiKeyInfo]:
         return self._write(lambda conn: keys.revoke_key(conn, self._now(), id_or_name))
+
+    # -- operations: history, dashboard, metrics, retention ------------------------------------
+
+    def task_events(self, task_id: str) -> list[TaskEvent]:
+        with self._read() as conn:
+            found = conn.execute(select(tasks.c.seq).where(tasks.c.id == task_id)).first()
+            if found is None:
+                raise TaskNotFound(f"no task with id {task_id}", {"id": task_id})
+            return events.list_events(conn, task_id)
+
+    def queue_overview(self, window_seconds: int) -> QueueOverview:
+        with self._read() as conn:
+            return overview.queue_overview(conn, self._now(), window_seconds)
+
+    def queue_history(self, minutes: int) -> QueueHistory:
+        with self._read() as conn:
+            return overview.queue_history(conn, self._now(), minutes)
+
+    def metric_counts(self) -> MetricCounts:
+        with self._read() as conn:
+            return overview.metric_counts(conn, self._now())
+
+    def count_purgeable(self, statuses: Sequence[TaskStatus], before: datetime) -> int:
+        with self._read() as conn:
+            return retention.count_purgeable(conn, statuses, to_db_time(before))
+
+    def purge_batch(self, statuses: Sequence[TaskStatus], before: datetime, limit: int) -> int:
+        return self._write(
+            lambda conn: retention.purge_batch(
+                conn, statuses, to_db_time(before), limit, self._skip_locked
+            )
+        )
 
 
 def _complete_one(
