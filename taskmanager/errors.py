@@ -16,10 +16,17 @@ class TaskManagerError(Exception):
     code: ClassVar[str] = "internal_error"
     status: ClassVar[int] = 500
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = details or {}
+        self.headers: dict[str, str] = headers or {}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body the API answers with."""

@@ -15,7 +15,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taskmanager import __version__
 from taskmanager.clock import Clock
-from taskmanager.errors import MethodNotAllowed, NotFound, TaskManagerError, ValidationFailed
+from taskmanager.errors import (
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    TaskManagerError,
+    Unavailable,
+    ValidationFailed,
+)
+from taskmanager.server.auth import Authenticator, RateLimiter, access_at_start
+from taskmanager.server.limits import BodyLimit
 from taskmanager.server.longpoll import Waiters
 from taskmanager.server.routes import health, leases, task_types, tasks, workers
 from taskmanager.server.settings import Settings
@@ -42,10 +51,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         waiters.bind(asyncio.get_running_loop())
-        for warning in await asyncio.to_thread(store.check_server):
-            log.warning("database: %s", warning)
         if settings.migrate_on_start:
             await asyncio.to_thread(store.migrate)
+        await asyncio.to_thread(_check_at_start, store, settings)
         watch = store.watch(
             waiters.notify, lambda: waiters.waiting > 0, settings.watch_interval_seconds
         )
@@ -65,14 +73,32 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.waiters = waiters
+    app.state.authenticator = Authenticator(store, settings)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for module in (health, tasks, leases, workers, task_types):
         app.include_router(module.router, prefix="/api")
     _install_error_handlers(app)
     return app
 
 
+def _check_at_start(store: Store, settings: Settings) -> None:
+    """Log what the database and the key setup mean; refuse what must not run."""
+    try:
+        for warning in store.check_server():
+            log.warning("database: %s", warning)
+        allowed, message = access_at_start(store, settings)
+    except Unavailable:
+        # Start anyway: requests answer 503 until the database is back, then recover.
+        log.warning("the database is unavailable at start; requests answer 503 until it is back")
+        return
+    if not allowed:
+        raise RuntimeError(message)
+    log.log(logging.WARNING if "anonymous" in message else logging.INFO, message)
+
+
 def _render(error: TaskManagerError) -> JSONResponse:
-    return JSONResponse(error.to_dict(), status_code=error.status)
+    return JSONResponse(error.to_dict(), status_code=error.status, headers=error.headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -90,6 +116,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _render(NotFound("no such endpoint"))
         if exc.status_code == 405:
             return _render(MethodNotAllowed("method not allowed on this endpoint"))
+        if exc.status_code == 413:
+            return _render(PayloadTooLarge(str(exc.detail)))
         if exc.status_code == 400:
             # A body that is not JSON at all (bad UTF-8, runaway nesting) is bad input too.
             return _render(ValidationFailed(str(exc.detail)))

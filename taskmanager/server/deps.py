@@ -34,8 +34,16 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def errors(*kinds: type[TaskManagerError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the errors an endpoint can answer with (422 always)."""
-    described: dict[int, list[str]] = {422: ["validation_error"], 503: ["unavailable"]}
+    """OpenAPI `responses` for the errors an endpoint can answer with, besides the ones every
+    authenticated endpoint has (401, 403, 413, 422, 429, 503)."""
+    described: dict[int, list[str]] = {
+        401: ["unauthorized"],
+        403: ["forbidden"],
+        413: ["payload_too_large"],
+        422: ["validation_error"],
+        429: ["rate_limited"],
+        503: ["unavailable"],
+    }
     for kind in kinds:
         described.setdefault(kind.status, []).append(kind.code)
     return {

@@ -54,6 +54,25 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(30000, ge=0, description="SQLite busy timeout.")
     log_level: str = Field("info", description="Server log level.")
+    allow_anonymous: bool = Field(
+        False,
+        description="Accept requests without a key while no key exists, even when listening "
+        "on an address other than loopback.",
+    )
+    auth_cache_seconds: float = Field(
+        5.0, ge=0, le=300, description="How long a key lookup is cached (a revocation's delay)."
+    )
+    rate_limit_per_second: float = Field(
+        0.0,
+        ge=0,
+        description="Requests a second allowed per key (or per anonymous client); 0: off.",
+    )
+    rate_limit_burst: int = Field(
+        200, ge=1, description="Requests a key may make at once before the rate limit applies."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body accepted; larger ones get 413."
+    )
 
     def engine_options(self) -> EngineOptions:
         """The connection settings for the storage layer."""

@@ -21,6 +21,7 @@ from taskmanager.models import (
     HeartbeatRequest,
     Task,
 )
+from taskmanager.server.auth import WorkerRole, require_token
 from taskmanager.server.deps import StoreDep, WaitersDep, errors
 from taskmanager.server.longpoll import Waiters, announce
 from taskmanager.storage import Store
@@ -69,7 +70,7 @@ async def claim_tasks(
 
 @router.post("/tasks/claim", response_model=ClaimedTask | None, responses=errors())
 async def claim(
-    body: ClaimRequest, store: StoreDep, waiters: WaitersDep, http: Request
+    body: ClaimRequest, store: StoreDep, waiters: WaitersDep, http: Request, _: WorkerRole
 ) -> ClaimedTask | None:
     """Lease the next task, or `null` when none is available (after `wait_seconds`)."""
     claimed = await claim_tasks(store, waiters, body, 1, http.is_disconnected)
@@ -78,7 +79,7 @@ async def claim(
 
 @router.post("/tasks/claim/batch", response_model=ClaimedBatch, responses=errors())
 async def claim_batch(
-    body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep, http: Request
+    body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep, http: Request, _: WorkerRole
 ) -> ClaimedBatch:
     """Lease up to `limit` tasks at once; an empty list when none is available."""
     claimed = await claim_tasks(store, waiters, body, body.limit, http.is_disconnected)
@@ -90,7 +91,7 @@ async def claim_batch(
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
-def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep) -> Task:
+def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep, _: WorkerRole) -> Task:
     """Extend the lease and report progress; 409 tells the worker to stop."""
     return store.heartbeat(task_id, body)
 
@@ -100,8 +101,9 @@ def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep) -> Task:
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled, InvalidState),
 )
-def complete(task_id: str, body: CompleteRequest, store: StoreDep) -> Task:
+def complete(task_id: str, body: CompleteRequest, store: StoreDep, caller: WorkerRole) -> Task:
     """Record the result of a task the caller holds."""
+    require_token(caller, body.lease_token)
     return store.complete(task_id, body.result, body.worker_id, body.lease_token)
 
 
@@ -110,14 +112,19 @@ def complete(task_id: str, body: CompleteRequest, store: StoreDep) -> Task:
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
-def fail(task_id: str, body: FailRequest, store: StoreDep, waiters: WaitersDep) -> Task:
+def fail(
+    task_id: str, body: FailRequest, store: StoreDep, waiters: WaitersDep, caller: WorkerRole
+) -> Task:
     """Record a failed attempt; the task is retried after a backoff while attempts remain."""
+    require_token(caller, body.lease_token)
     task = store.fail(task_id, body)
     announce(waiters, [task], store.clock.now())
     return task
 
 
 @router.post("/tasks/complete/batch", response_model=CompleteBatchResult, responses=errors())
-def complete_batch(body: CompleteBatchRequest, store: StoreDep) -> CompleteBatchResult:
+def complete_batch(
+    body: CompleteBatchRequest, store: StoreDep, _: WorkerRole
+) -> CompleteBatchResult:
     """Complete several held tasks at once; each item says how it went."""
     return CompleteBatchResult(tasks=store.complete_many(body.worker_id, body.tasks))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from taskmanager.errors import Conflict, InvalidState, TaskNotFound, ValidationFailed
 from taskmanager.models import TYPE_PATTERN, Task, TaskBatch, TaskBatchCreate, TaskCreate, TaskList
+from taskmanager.server.auth import Admin, Producer, Reader
 from taskmanager.server.deps import SettingsDep, StoreDep, WaitersDep, errors
 from taskmanager.server.longpoll import announce
 from taskmanager.status import TaskStatus
@@ -25,7 +26,9 @@ router = APIRouter(tags=["tasks"])
         200: {"model": Task, "description": "an idempotent replay: the existing task"},
     },
 )
-def create_task(body: TaskCreate, store: StoreDep, waiters: WaitersDep, response: Response) -> Task:
+def create_task(
+    body: TaskCreate, store: StoreDep, waiters: WaitersDep, response: Response, _: Producer
+) -> Task:
     """Create a task. The same idempotency key and body again returns the first task."""
     (outcome,) = store.create_tasks([body])
     if outcome.created:
@@ -41,7 +44,9 @@ def create_task(body: TaskCreate, store: StoreDep, waiters: WaitersDep, response
     status_code=status.HTTP_201_CREATED,
     responses=errors(Conflict),
 )
-def create_tasks(body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep) -> TaskBatch:
+def create_tasks(
+    body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep, _: Producer
+) -> TaskBatch:
     """Create up to 1000 tasks in one transaction: all of them or none."""
     outcomes = store.create_tasks(body.tasks)
     announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
@@ -52,6 +57,7 @@ def create_tasks(body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep) ->
 def list_tasks(
     store: StoreDep,
     settings: SettingsDep,
+    _: Reader,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
     type_: Annotated[str | None, Query(alias="type", pattern=TYPE_PATTERN)] = None,
     worker_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
@@ -69,7 +75,7 @@ def list_tasks(
 
 
 @router.get("/tasks/{task_id}", response_model=Task, responses=errors(TaskNotFound))
-def get_task(task_id: str, store: StoreDep) -> Task:
+def get_task(task_id: str, store: StoreDep, _: Reader) -> Task:
     """One task."""
     return store.get_task(task_id)
 
@@ -77,7 +83,7 @@ def get_task(task_id: str, store: StoreDep) -> Task:
 @router.post(
     "/tasks/{task_id}/cancel", response_model=Task, responses=errors(TaskNotFound, InvalidState)
 )
-def cancel_task(task_id: str, store: StoreDep) -> Task:
+def cancel_task(task_id: str, store: StoreDep, _: Admin) -> Task:
     """Cancel a pending or processing task; its worker learns of it on its next heartbeat."""
     return store.cancel(task_id)
 
@@ -85,7 +91,7 @@ def cancel_task(task_id: str, store: StoreDep) -> Task:
 @router.post(
     "/tasks/{task_id}/retry", response_model=Task, responses=errors(TaskNotFound, InvalidState)
 )
-def retry_task(task_id: str, store: StoreDep, waiters: WaitersDep) -> Task:
+def retry_task(task_id: str, store: StoreDep, waiters: WaitersDep, _: Admin) -> Task:
     """Send a failed or cancelled task back to pending with its attempts reset."""
     task = store.retry(task_id)
     announce(waiters, [task], store.clock.now())

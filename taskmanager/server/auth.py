@@ -1,0 +1,192 @@
+"""Who is calling: API keys with roles, anonymous access on loopback, per-key rate limits."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from taskmanager.errors import Forbidden, RateLimited, Unauthorized
+from taskmanager.models import ApiKeyInfo
+from taskmanager.roles import Role
+from taskmanager.server.settings import Settings
+from taskmanager.storage import Store
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a key (id, name, role), or the anonymous admin of a keyless loopback server."""
+
+    key_id: str | None
+    name: str
+    role: Role
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is reachable from this host only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def key_from(request: Request) -> str | None:
+    """The key a request carries, as `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("malformed Authorization header: use `Bearer <key>`")
+        return value.strip()
+    return request.headers.get("x-api-key")
+
+
+class Authenticator:
+    """Turns request headers into a Principal. Lookups are cached for `cache_seconds`, so a
+    revoked key stops working within that time in every server process."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._anonymous_possible = settings.allow_anonymous or is_loopback(settings.host)
+        self._ttl = settings.auth_cache_seconds
+        self._keys: dict[str, tuple[float, ApiKeyInfo | None]] = {}
+        self._keyless: tuple[float, bool] = (-1.0, False)
+        self._lock = threading.Lock()
+
+    def identify(self, key: str | None) -> Principal:
+        if key is None:
+            if self.anonymous_allowed():
+                return Principal(None, ANONYMOUS, Role.ADMIN)
+            raise Unauthorized(
+                "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+            )
+        info = self._lookup(key)
+        if info is None:
+            raise Unauthorized("unknown API key")
+        if info.revoked_at is not None:
+            raise Unauthorized("this API key was revoked")
+        return Principal(info.id, info.name, info.role)
+
+    def anonymous_allowed(self) -> bool:
+        """Keyless requests pass only while no key exists, and only on loopback (or if told)."""
+        if not self._anonymous_possible:
+            return False
+        now = time.monotonic()
+        checked_at, keyless = self._keyless
+        if now - checked_at > self._ttl:
+            keyless = self._store.count_active_api_keys() == 0
+            self._keyless = (now, keyless)
+        return keyless
+
+    def _lookup(self, key: str) -> ApiKeyInfo | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._keys.get(key)
+        if cached is not None and now - cached[0] <= self._ttl:
+            return cached[1]
+        info = self._store.find_api_key(key)
+        with self._lock:
+            if len(self._keys) > 10_000:  # bounded: unknown keys must not grow it forever
+                self._keys.clear()
+            self._keys[key] = (now, info)
+        return info
+
+
+class RateLimiter:
+    """A token bucket per caller: `rate` requests a second, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = max(1, burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, caller: str) -> None:
+        if self._rate <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(caller, (float(self._burst), now))
+            tokens = min(float(self._burst), tokens + (now - stamp) * self._rate)
+            if tokens < 1:
+                wait = (1 - tokens) / self._rate
+                self._buckets[caller] = (tokens, now)
+                raise RateLimited(
+                    f"too many requests: at most {self._rate:g} a second for this key",
+                    {"retry_after_seconds": round(wait, 3)},
+                    headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+                )
+            self._buckets[caller] = (tokens - 1, now)
+
+
+def _caller(request: Request) -> Principal:
+    auth: Authenticator = request.app.state.authenticator
+    principal = auth.identify(key_from(request))
+    limiter: RateLimiter = request.app.state.rate_limiter
+    client = request.client.host if request.client else "unknown"
+    limiter.check(principal.key_id or f"{ANONYMOUS}@{client}")
+    return principal
+
+
+def require(*roles: Role) -> Callable[[Request], Principal]:
+    """A dependency that lets through admins and the given roles, and says who called."""
+    allowed = {Role.ADMIN, *roles}
+
+    def dependency(principal: Annotated[Principal, Depends(_caller)]) -> Principal:
+        if principal.role not in allowed:
+            wanted = " or ".join(sorted(role.value for role in allowed))
+            raise Forbidden(
+                f"this key has the {principal.role.value} role; this needs {wanted}",
+                {"role": principal.role.value},
+            )
+        return principal
+
+    return dependency  # type: ignore[return-value]
+
+
+EVERY_ROLE = (Role.PRODUCER, Role.WORKER)
+Reader = Annotated[Principal, Depends(require(*EVERY_ROLE))]
+Producer = Annotated[Principal, Depends(require(Role.PRODUCER))]
+WorkerRole = Annotated[Principal, Depends(require(Role.WORKER))]
+Admin = Annotated[Principal, Depends(require())]
+
+
+def access_at_start(store: Store, settings: Settings) -> tuple[bool, str]:
+    """Whether the server may start with these keys and this address, and what to say."""
+    active = store.count_active_api_keys()
+    if active:
+        return True, f"{active} API key(s) active: every request but /api/health needs a key"
+    if is_loopback(settings.host):
+        return True, (
+            "no API key exists: accepting anonymous requests, on loopback only; "
+            "create keys with `taskmanager keys create --role ...`"
+        )
+    if settings.allow_anonymous:
+        return True, (
+            f"no API key exists and --allow-anonymous is set: anyone who can reach "
+            f"{settings.host}:{settings.port} may use every endpoint"
+        )
+    return False, (
+        f"refusing to listen on {settings.host} without API keys: create one with "
+        "`taskmanager keys create --role admin --name ops`, listen on 127.0.0.1, "
+        "or pass --allow-anonymous"
+    )
+
+
+def require_token(caller: Principal, lease_token: str | None) -> None:
+    """A worker key acts only on leases it holds: it must show the lease token.
+
+    Only the claim that leased a task learned its token, so no worker can complete or fail
+    another worker's task. Admins and anonymous loopback callers may omit it.
+    """
+    if caller.role == Role.WORKER and lease_token is None:
+        raise Forbidden("a worker key must send the task's lease_token")
