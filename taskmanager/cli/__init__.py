@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from taskmanager import __version__
+from taskmanager.cli.keys import keys
 from taskmanager.cli.output import fail_with
 from taskmanager.cli.tasks import stats, tasks
 from taskmanager.cli.worker import worker
@@ -45,25 +46,43 @@ def main() -> None:
     default=None,
     help="[default: info]",
 )
+@click.option(
+    "--allow-anonymous",
+    is_flag=True,
+    default=None,
+    help="Accept requests without a key, while no key exists, on any address.",
+)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this certificate (PEM).",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The certificate's private key (PEM).",
+)
 def serve(
-    host: str | None,
-    port: int | None,
-    database_url: str | None,
     workers: int,
-    log_level: str | None,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    **overrides: object,
 ) -> None:
     """Start the API server (migrations are applied first)."""
     import uvicorn
 
-    overrides = {"host": host, "port": port, "database_url": database_url, "log_level": log_level}
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"TASKMANAGER_{name.upper()}"] = str(value)
     settings = _settings()
     if settings.migrate_on_start:
         _migrate(settings.database_url)
+    _check_access(settings)
+    scheme = "https" if ssl_certfile else "http"
     click.echo(
-        f"TaskManager {__version__} on http://{settings.host}:{settings.port}/api "
+        f"TaskManager {__version__} on {scheme}://{settings.host}:{settings.port}/api "
         f"(database {_redact(settings.database_url)})"
     )
     uvicorn.run(
@@ -73,7 +92,26 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
+
+
+def _check_access(settings: Settings) -> None:
+    """Refuse, before listening, to serve beyond loopback with no key and no explicit consent."""
+    from taskmanager.server.auth import access_at_start
+    from taskmanager.storage import open_store
+
+    try:
+        store = open_store(settings.database_url)
+        allowed, message = access_at_start(store, settings)
+        store.close()
+    except TaskManagerError as exc:
+        fail_with(exc)
+    if not allowed:
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
+    click.echo(message)
 
 
 @main.command()
@@ -126,6 +164,7 @@ def _redact(url: str) -> str:
         return url
 
 
+main.add_command(keys)
 main.add_command(tasks)
 main.add_command(stats)
 main.add_command(worker)
