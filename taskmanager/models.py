@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -22,6 +21,8 @@ from taskmanager.status import TaskStatus
 
 TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,200}$"
 MAX_JSON_DEPTH = 32
+MAX_JSON_INT = 2**63 - 1
+MIN_JSON_INT = -(2**63)
 MAX_LEASE_SECONDS = 12 * 3600
 MAX_DELAY_SECONDS = 366 * 24 * 3600
 
@@ -40,24 +41,27 @@ def _iso_z(value: datetime) -> str:
     return _utc(value).isoformat().replace("+00:00", "Z")
 
 
-def _json_depth(value: Any, depth: int = 0) -> int:
+def _check_json(value: Any, depth: int = 0) -> None:
+    """Refuse what JSON cannot carry faithfully between languages, in one walk."""
     if depth > MAX_JSON_DEPTH:
-        return depth
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, dict):
-        return max((_json_depth(v, depth + 1) for v in value.values()), default=depth + 1)
-    if isinstance(value, list):
-        return max((_json_depth(v, depth + 1) for v in value), default=depth + 1)
-    return depth
+        for item in value.values():
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int) and not MIN_JSON_INT <= value <= MAX_JSON_INT:
+        raise ValueError("integers must fit in 64 bits; send larger numbers as strings")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and Infinity are not valid JSON numbers")
 
 
 def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
-    """Refuse what JSON cannot carry faithfully: NaN, infinities, runaway nesting."""
-    if _json_depth(value) > MAX_JSON_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        json.dumps(value, allow_nan=False)
-    except ValueError:
-        raise ValueError("NaN and Infinity are not valid JSON numbers") from None
+    """Params, results and schemas: plain JSON, nested at most 32 deep, 64-bit integers."""
+    _check_json(value)
     return value
 
 

@@ -51,9 +51,17 @@ def test_run_at_with_an_offset_is_stored_as_utc(api: TestClient) -> None:
     assert task["run_at"] == "2030-01-01T00:00:00Z"
 
 
-def test_huge_integers_in_params_survive_the_round_trip(api: TestClient) -> None:
-    task = create(api, params={"big": 10**40})
-    assert get(api, task["id"])["params"] == {"big": 10**40}
+def test_64_bit_integers_in_params_survive_the_round_trip(api: TestClient) -> None:
+    edges = {"max": 2**63 - 1, "min": -(2**63)}
+    task = create(api, params=edges)
+    assert get(api, task["id"])["params"] == edges
+
+
+def test_integers_beyond_64_bits_are_refused(api: TestClient) -> None:
+    # PHP, JavaScript and most JSON decoders would silently round them.
+    response = api.post("/api/tasks", json={"type": "a.b", "params": {"big": 10**40}})
+    assert response.status_code == 422
+    assert "64 bits" in response.json()["message"]
 
 
 def test_batch_creates_every_task_in_order(api: TestClient) -> None:
