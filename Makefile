@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export TASKMANAGER_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 export TASKMANAGER_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test check lint format pytest clean
+.PHONY: run test check lint format pytest clean php-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/taskmanager serve
 
 ## Set up and run everything: format and lint checks, type checks, the whole test suite.
-test: check pytest
+test: check php-check pytest
 
 check: $(STAMP)
 	$(BIN)/ruff format --check taskmanager tests
@@ -31,9 +31,24 @@ check: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
+# The PHP worker: php -l on every file, the PHP 7.4 compatibility check, its unit tests.
+PHP_DIR := workers/php
+PHP_TOOLS := $(PHP_DIR)/tools
+PHP_FILES = $(shell find $(PHP_DIR) -name '*.php' -not -path '*/node_modules/*')
+
+$(PHP_TOOLS)/node_modules/.installed: $(PHP_TOOLS)/package.json $(PHP_TOOLS)/package-lock.json
+	cd $(PHP_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+php-check: $(PHP_TOOLS)/node_modules/.installed
+	@for file in $(PHP_FILES); do php -l "$$file" >/dev/null || exit 1; done
+	@echo "php -l: $(words $(PHP_FILES)) file(s) without syntax errors"
+	node $(PHP_TOOLS)/check-php74.js $(PHP_FILES)
+	cd $(PHP_DIR) && phpunit --do-not-cache-result
+
 format: $(STAMP)
 	$(BIN)/ruff format taskmanager tests
 	$(BIN)/ruff check --fix taskmanager tests
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(PHP_TOOLS)/node_modules

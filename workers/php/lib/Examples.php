@@ -47,7 +47,10 @@ class Examples
         return ['sum' => array_sum($numbers)];
     }
 
-    /** Sleep `seconds` (default 1) in steps, reporting progress (and keeping the lease) between them. */
+    /**
+     * Sleep `seconds` (default 1), reporting progress at each step; between steps it wakes every
+     * tenth of a second to call $ctx->heartbeat(), which sends one only when it is due.
+     */
     public static function sleep(array $params, TaskContext $ctx): array
     {
         $seconds = array_key_exists('seconds', $params) ? $params['seconds'] : 1;
@@ -55,8 +58,14 @@ class Examples
             throw new PermanentError(sprintf('params.seconds must be a number from 0 to %g', self::MAX_SLEEP_SECONDS));
         }
         $steps = (int) max(1, min(100, ceil($seconds)));
+        $started = microtime(true);
         for ($step = 1; $step <= $steps; $step++) {
-            self::pause($seconds / $steps);
+            $stepEnd = $started + $seconds * $step / $steps;
+            while (($left = $stepEnd - microtime(true)) > 0) {
+                // A signal may cut usleep short: the loop sleeps the rest (a stop lets the task finish).
+                usleep((int) ceil(min($left, 0.1) * 1000000));
+                $ctx->heartbeat();
+            }
             $ctx->progress(100 * $step / $steps, sprintf('slept %g s', $seconds * $step / $steps));
         }
         return ['slept_seconds' => $seconds];
@@ -75,15 +84,6 @@ class Examples
             throw new Retry($message, (float) $params['retry_delay_seconds']);
         }
         throw new \RuntimeException($message);
-    }
-
-    /** Sleep the whole time even when a signal interrupts usleep (a stop request lets the task finish). */
-    public static function pause(float $seconds): void
-    {
-        $deadline = microtime(true) + $seconds;
-        while (($left = $deadline - microtime(true)) > 0) {
-            usleep((int) min(1000000, ceil($left * 1000000)));
-        }
     }
 
     /** @param mixed $value */
