@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import click
 from taskmanager import __version__
 from taskmanager.cli.keys import keys
 from taskmanager.cli.output import fail_with
+from taskmanager.cli.purge import purge
 from taskmanager.cli.tasks import stats, tasks
 from taskmanager.cli.worker import worker
 from taskmanager.errors import TaskManagerError
@@ -47,6 +49,12 @@ def main() -> None:
     help="[default: info]",
 )
 @click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="text, or one JSON object per line (server and access logs).  [default: text]",
+)
+@click.option(
     "--allow-anonymous",
     is_flag=True,
     default=None,
@@ -77,11 +85,15 @@ def serve(
         if value is not None:
             os.environ[f"TASKMANAGER_{name.upper()}"] = str(value)
     settings = _settings()
+    from taskmanager.server.logs import configure, uvicorn_log_config
+
+    if settings.log_format == "json":
+        configure(settings.log_format, settings.log_level)
     if settings.migrate_on_start:
         _migrate(settings.database_url)
     _check_access(settings)
     scheme = "https" if ssl_certfile else "http"
-    click.echo(
+    _say(
         f"TaskManager {__version__} on {scheme}://{settings.host}:{settings.port}/api "
         f"(database {_redact(settings.database_url)})"
     )
@@ -94,7 +106,16 @@ def serve(
         log_level=settings.log_level,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        log_config=uvicorn_log_config(settings.log_format, settings.log_level),
     )
+
+
+def _say(message: str) -> None:
+    """A start-up line: on stdout, or as a log record when logs are JSON lines."""
+    if os.environ.get("TASKMANAGER_LOG_FORMAT", "text") == "json":
+        logging.getLogger("taskmanager.server").info(message)
+    else:
+        click.echo(message)
 
 
 def _check_access(settings: Settings) -> None:
@@ -111,7 +132,7 @@ def _check_access(settings: Settings) -> None:
     if not allowed:
         click.echo(f"error: {message}", err=True)
         sys.exit(2)
-    click.echo(message)
+    _say(message)
 
 
 @main.command()
@@ -168,3 +189,4 @@ main.add_command(keys)
 main.add_command(tasks)
 main.add_command(stats)
 main.add_command(worker)
+main.add_command(purge)

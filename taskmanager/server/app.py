@@ -23,8 +23,10 @@ from taskmanager.errors import (
     Unavailable,
     ValidationFailed,
 )
+from taskmanager.server import operations
 from taskmanager.server.auth import Authenticator, RateLimiter, access_at_start
 from taskmanager.server.limits import BodyLimit
+from taskmanager.server.logs import configure as configure_logging
 from taskmanager.server.longpoll import Waiters
 from taskmanager.server.routes import health, leases, task_types, tasks, workers
 from taskmanager.server.settings import Settings
@@ -57,7 +59,8 @@ def create_app(
         watch = store.watch(
             waiters.notify, lambda: waiters.waiting > 0, settings.watch_interval_seconds
         )
-        yield
+        async with operations.running(settings, store):
+            yield
         watch.stop()
         store.close()
 
@@ -78,6 +81,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for module in (health, tasks, leases, workers, task_types):
         app.include_router(module.router, prefix="/api")
+    operations.install(app)
     _install_error_handlers(app)
     return app
 
@@ -149,8 +153,6 @@ def validation_error(errors: Any) -> ValidationFailed:
 def app_from_env() -> FastAPI:
     """The app with settings from the environment: the factory `taskmanager serve` runs."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_format, settings.log_level)
     # `serve` migrated already; N worker processes need not race to do it again.
     return create_app(settings.model_copy(update={"migrate_on_start": False}))

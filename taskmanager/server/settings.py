@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from taskmanager.policy import RetryPolicy
+from taskmanager.retention import PurgePlan, parse_duration, parse_statuses
 from taskmanager.storage.engine import EngineOptions
 
 
@@ -73,6 +74,46 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted; larger ones get 413."
     )
+    log_format: str = Field(
+        "text", pattern="^(text|json)$", description="Server logs: `text`, or `json` lines."
+    )
+    metrics_require_key: bool = Field(
+        False, description="Whether GET /metrics asks for an API key like the API does."
+    )
+    purge_interval_minutes: float = Field(
+        0.0, ge=0, description="Purge old finished tasks in the background this often; 0: never."
+    )
+    purge_older_than: str = Field(
+        "7d", description="Background purge: finished longer ago than this (30m, 12h, 7d)."
+    )
+    purge_statuses: str = Field(
+        "completed", description="Background purge: these finished statuses, comma-separated."
+    )
+    purge_batch_size: int = Field(
+        500, ge=1, le=10000, description="Tasks deleted per purge transaction."
+    )
+
+    @field_validator("purge_older_than")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("purge_statuses")
+    @classmethod
+    def _statuses(cls, value: str) -> str:
+        parse_statuses(value)
+        return value
+
+    def purge_plan(self) -> PurgePlan | None:
+        """The background purge these settings ask for, if any."""
+        if self.purge_interval_minutes <= 0:
+            return None
+        return PurgePlan(
+            parse_statuses(self.purge_statuses),
+            parse_duration(self.purge_older_than),
+            self.purge_batch_size,
+        )
 
     def engine_options(self) -> EngineOptions:
         """The connection settings for the storage layer."""
