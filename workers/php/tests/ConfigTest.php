@@ -126,4 +126,13 @@ final class ConfigTest extends TestCase
     {
         $this->assertSame('https://api.example.com/api', Config::parseUrl(' https://api.example.com/api/ '));
     }
+
+    public function testTheExampleFileLoadsAsDocumented(): void
+    {
+        $config = Config::load([], [], __DIR__ . '/../worker.conf.example');
+        $this->assertSame('http://localhost:8000/api', $config->apiUrl);
+        $this->assertSame(10.0, $config->pollInterval);
+        $this->assertSame(1, $config->concurrency);
+        $this->assertSame('text', $config->logFormat);
+    }
 }
