@@ -14,6 +14,7 @@ from taskmanager.storage.schema import tasks
 log = logging.getLogger("taskmanager.storage")
 
 Notify = Callable[[str | None, int], None]
+WAKE_ALL = 1_000_000
 
 
 class SeqPoller:
@@ -54,7 +55,13 @@ class SeqPoller:
     def _poll(self) -> None:
         with self._engine.connect() as conn:
             newest = conn.execute(select(func.max(tasks.c.seq))).scalar_one() or 0
-            if self._last is None or newest <= self._last:
+            if self._last is None:
+                # The claims waiting now looked at the database before this first mark: a task
+                # created in between is below the mark. Let each of them look once more.
+                self._last = newest
+                self._notify(None, WAKE_ALL)
+                return
+            if newest <= self._last:
                 self._last = newest
                 return
             counts = conn.execute(
