@@ -18,6 +18,7 @@ log = logging.getLogger("taskmanager.worker")
 
 MAX_LONG_POLL_SECONDS = 30.0
 HEALTH_CHECK_ATTEMPTS = 4
+HEALTH_CHECK_BASE_SECONDS = 0.5
 HAND_BACK_TIMEOUT_SECONDS = 5.0
 MAX_ERROR_LENGTH = 65536
 
@@ -60,7 +61,7 @@ class WorkerApi:
                     reason,
                 )
             if attempt + 1 < HEALTH_CHECK_ATTEMPTS:
-                await asyncio.sleep(backoff_delay(attempt, base=0.5))
+                await asyncio.sleep(backoff_delay(attempt, base=HEALTH_CHECK_BASE_SECONDS))
         raise StartupFailed(
             f"API health check failed: the TaskManager API at {self.client.api_url} is not "
             f"reachable ({reason}). Is the server running? Check --api-url "
@@ -130,7 +131,8 @@ class WorkerApi:
             worker_id=self.worker_id,
             lease_token=token,
         )
-        await asyncio.wait_for(call, HAND_BACK_TIMEOUT_SECONDS)
+        async with asyncio.timeout(HAND_BACK_TIMEOUT_SECONDS):
+            await call
 
     async def held_tasks(self) -> list[dict[str, Any]]:
         """Tasks the API believes this worker holds (to find one a cut-off claim leased)."""

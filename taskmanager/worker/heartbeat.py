@@ -60,8 +60,11 @@ class Heartbeat:
             await self.beat()
 
     async def _next_beat_due(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set, and the heartbeat would outlive its task.
         try:
-            await asyncio.wait_for(self._nudge.wait(), self.interval)
+            async with asyncio.timeout(self.interval):
+                await self._nudge.wait()
         except TimeoutError:
             return
         # Progress is worth sending soon, but not once per call of a chatty handler.

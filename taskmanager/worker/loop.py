@@ -76,13 +76,13 @@ class Runner:
 
     async def run(self) -> int:
         """Run until max runs, a signal, or a failure; returns the exit status."""
-        try:
-            health = await self.api.check_health()
-        except StartupFailed as exc:
-            log.error("%s", exc)
-            return EXIT_FAILURE
-        self._log_start(health)
         with self._signals():
+            try:
+                health = await self.api.check_health()
+            except StartupFailed as exc:
+                log.error("%s", exc)
+                return EXIT_FAILURE
+            self._log_start(health)
             await self._claim_loop()
             await self._drain()
             await self._sweep()
@@ -133,6 +133,9 @@ class Runner:
         except TooManyErrors as exc:
             outcome = Outcome("unreported", str(exc))
             self._fail_run(str(exc))
+        except Exception as exc:  # a defect here must not pass silently, nor stop the others
+            log.exception("task %s: the worker failed to handle it", run.id)
+            outcome = Outcome("unreported", repr(exc))
         finally:
             self.in_hand.pop(run.id, None)
             self.changed.set()
@@ -177,7 +180,8 @@ class Runner:
         if not self.claim_cut_off or self.failure:
             return
         try:
-            held = await asyncio.wait_for(self.api.held_tasks(), SWEEP_TIMEOUT_SECONDS)
+            async with asyncio.timeout(SWEEP_TIMEOUT_SECONDS):
+                held = await self.api.held_tasks()
             for task in held:
                 reason = f"claimed while worker {self.config.worker_id} was stopping"
                 await self.api.hand_back(task["id"], None, reason)

@@ -14,11 +14,13 @@ BREAKER_THRESHOLD = 3
 def backoff_delay(
     attempt: int,
     *,
-    base: float = BACKOFF_BASE_SECONDS,
-    cap: float = BACKOFF_CAP_SECONDS,
+    base: float | None = None,
+    cap: float | None = None,
     rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait before retry number `attempt` (0-based): doubling, capped, ±50 % jitter."""
+    base = BACKOFF_BASE_SECONDS if base is None else base
+    cap = BACKOFF_CAP_SECONDS if cap is None else cap
     nominal: float = min(cap, base * 2.0 ** min(attempt, 30))
     jitter: float = (rng or random).random()
     return nominal * (0.5 + jitter)
