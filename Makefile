@@ -24,8 +24,8 @@ run: $(STAMP)
 test: check php-check pytest
 
 check: $(STAMP)
-	$(BIN)/ruff format --check taskmanager tests
-	$(BIN)/ruff check taskmanager tests
+	$(BIN)/ruff format --check taskmanager tests workers
+	$(BIN)/ruff check taskmanager tests workers
 	$(BIN)/mypy
 
 pytest: $(STAMP)
@@ -47,8 +47,8 @@ php-check: $(PHP_TOOLS)/node_modules/.installed
 	cd $(PHP_DIR) && phpunit --do-not-cache-result
 
 format: $(STAMP)
-	$(BIN)/ruff format taskmanager tests
-	$(BIN)/ruff check --fix taskmanager tests
+	$(BIN)/ruff format taskmanager tests workers
+	$(BIN)/ruff check --fix taskmanager tests workers
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(PHP_TOOLS)/node_modules
