@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import APIRouter, Request
@@ -21,6 +22,7 @@ from taskmanager.models import (
     HeartbeatRequest,
     Task,
 )
+from taskmanager.server import instruments
 from taskmanager.server.auth import WorkerRole, require_token
 from taskmanager.server.deps import StoreDep, WaitersDep, errors
 from taskmanager.server.longpoll import Waiters, announce
@@ -46,9 +48,11 @@ async def claim_tasks(
     woken = False
     while True:
         since = waiters.generation
+        started = time.perf_counter()
         claimed = await run_in_threadpool(
             store.claim, request.worker_id, request.task_types, request.lease_seconds, limit
         )
+        instruments.observe_claim(time.perf_counter() - started, claimed)
         if claimed:
             if woken:
                 waiters.pass_baton(claimed[-1].type)
@@ -104,7 +108,9 @@ def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep, _: WorkerRo
 def complete(task_id: str, body: CompleteRequest, store: StoreDep, caller: WorkerRole) -> Task:
     """Record the result of a task the caller holds."""
     require_token(caller, body.lease_token)
-    return store.complete(task_id, body.result, body.worker_id, body.lease_token)
+    task = store.complete(task_id, body.result, body.worker_id, body.lease_token)
+    instruments.observe_completed([task])
+    return task
 
 
 @router.post(
@@ -127,4 +133,6 @@ def complete_batch(
     body: CompleteBatchRequest, store: StoreDep, _: WorkerRole
 ) -> CompleteBatchResult:
     """Complete several held tasks at once; each item says how it went."""
-    return CompleteBatchResult(tasks=store.complete_many(body.worker_id, body.tasks))
+    outcomes = store.complete_many(body.worker_id, body.tasks)
+    instruments.observe_completed(item.task for item in outcomes if item.task is not None)
+    return CompleteBatchResult(tasks=outcomes)
