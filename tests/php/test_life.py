@@ -167,8 +167,9 @@ def test_a_second_signal_hands_the_task_back_and_exits_1(
 
 
 def test_sigterm_while_waiting_for_work_exits_0(
-    php_server: LiveServer, start_worker: Callable[..., WorkerProcess]
+    php_server: LiveServer, client: Client, start_worker: Callable[..., WorkerProcess]
 ) -> None:
+    assert client.list_tasks(status="pending")["tasks"] == []
     worker = start_worker("--poll-interval=30", env=php_env(TASKMANAGER_API_URL=php_server.api_url))
     worker.wait_for_log(" started: ")
 
