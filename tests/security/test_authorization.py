@@ -59,6 +59,9 @@ MATRIX: list[tuple[str, str, str, Any, set[str]]] = [
     ("put", "/api/task-types/{name}", "/api/task-types/a.b", {"description": "d"}, ADMIN),
     ("get", "/api/task-types", "/api/task-types", None, EVERYONE),
     ("get", "/api/task-types/{name}", "/api/task-types/a.b", None, EVERYONE),
+    ("get", "/api/tasks/{task_id}/history", f"/api/tasks/{TASK}/history", None, EVERYONE),
+    ("get", "/api/stats/overview", "/api/stats/overview", None, EVERYONE),
+    ("get", "/api/stats/history", "/api/stats/history", None, EVERYONE),
 ]
 OPEN = {("get", "/api/health"), ("get", "/metrics")}
 
@@ -151,3 +154,16 @@ def test_a_revoked_key_stops_working(secured: TestClient, db_url: str, keys: Key
     refused = secured.get("/api/tasks", headers=bearer(keys.worker))
     assert refused.status_code == 401
     assert "revoked" in refused.json()["message"]
+
+
+def test_metrics_are_open_unless_a_setting_asks_for_a_key(
+    secured: TestClient, db_url: str, keys: Keys
+) -> None:
+    from taskmanager.server.app import create_app
+    from taskmanager.server.settings import Settings
+
+    assert secured.get("/metrics").status_code == 200
+    settings = Settings(database_url=db_url, migrate_on_start=False, metrics_require_key=True)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as guarded:
+        assert guarded.get("/metrics").status_code == 401
+        assert guarded.get("/metrics", headers=bearer(keys.worker)).status_code == 200
