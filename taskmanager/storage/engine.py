@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import URL, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from taskmanager.errors import Unavailable, ValidationFailed
@@ -35,6 +36,23 @@ class EngineOptions:
     connect_timeout_seconds: float = 5.0
     sqlite_synchronous: str = "NORMAL"
     sqlite_busy_timeout_ms: int = 30000
+
+
+def server_engine(url: URL, options: EngineOptions, connect_args: dict[str, Any]) -> Engine:
+    """An engine for a database server: READ COMMITTED, a checked pool sized by the options."""
+    return create_engine(
+        url,
+        isolation_level="READ COMMITTED",
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout_seconds,
+        pool_pre_ping=True,  # a database that restarted is noticed before a request fails
+        pool_recycle=3600,
+        connect_args={
+            "connect_timeout": int(max(1, options.connect_timeout_seconds)),
+            **connect_args,
+        },
+    )
 
 
 def backend_of(url: str) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from taskmanager.errors import ValidationFailed
-from taskmanager.storage.engine import EngineOptions, require_driver
+from taskmanager.storage.engine import EngineOptions, require_driver, server_engine
 
 MIN_MARIADB = (10, 6)
 MIN_MYSQL = (8, 0, 1)
@@ -22,17 +22,7 @@ def create(url: str, options: EngineOptions) -> Engine:
     parsed = parsed.set(drivername=f"{dialect}+pymysql")
     if "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-    timeout = int(max(1, options.connect_timeout_seconds))
-    return create_engine(
-        parsed,
-        isolation_level="READ COMMITTED",
-        pool_size=options.pool_size,
-        max_overflow=options.max_overflow,
-        pool_timeout=options.pool_timeout_seconds,
-        pool_pre_ping=True,
-        pool_recycle=3600,
-        connect_args={"connect_timeout": timeout, "read_timeout": 60, "write_timeout": 60},
-    )
+    return server_engine(parsed, options, {"read_timeout": 60, "write_timeout": 60})
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -6,10 +6,10 @@ import logging
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
-from taskmanager.storage.engine import EngineOptions, require_driver
+from taskmanager.storage.engine import EngineOptions, require_driver, server_engine
 
 log = logging.getLogger("taskmanager.storage")
 
@@ -19,16 +19,7 @@ CHANNEL = "taskmanager_tasks"
 def create(url: str, options: EngineOptions) -> Engine:
     """An engine on the psycopg driver, its pool sized by the options."""
     require_driver("psycopg", "postgres")
-    parsed = make_url(url).set(drivername="postgresql+psycopg")
-    return create_engine(
-        parsed,
-        isolation_level="READ COMMITTED",
-        pool_size=options.pool_size,
-        max_overflow=options.max_overflow,
-        pool_timeout=options.pool_timeout_seconds,
-        pool_pre_ping=True,
-        connect_args={"connect_timeout": int(max(1, options.connect_timeout_seconds))},
-    )
+    return server_engine(make_url(url).set(drivername="postgresql+psycopg"), options, {})
 
 
 def durability_warnings(settings: dict[str, str]) -> list[str]:
