@@ -32,8 +32,9 @@ def test_hundreds_of_waiting_claims_hold_no_connection(db_url: str, clock: Manua
         await _until(lambda: app.state.waiters.waiting == WAITERS)
         # Every claim is parked on the event loop: not a thread each...
         assert threading.active_count() < WAITERS // 3
-        # ... and no pooled connection is checked out.
-        assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        # ... and none holds a pooled connection (the process's one watcher of new tasks may
+        # be using one at this very moment).
+        assert store.engine.pool.checkedout() <= 1  # type: ignore[attr-defined]
         # ... and work still flows: a batch of tasks reaches exactly that many waiters.
         created = await client.post("/api/tasks/batch", json={"tasks": [{"type": "job"}] * 50})
         assert created.status_code == 201
