@@ -189,6 +189,13 @@ class CompleteBatchRequest(Request):
     worker_id: WorkerId
     tasks: Annotated[list[CompleteItem], Field(min_length=1, max_length=1000)]
 
+    @model_validator(mode="after")
+    def _each_task_once(self) -> CompleteBatchRequest:
+        ids = [item.id for item in self.tasks]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each task may appear only once in a batch")
+        return self
+
 
 class ErrorBody(BaseModel):
     error: str

@@ -14,13 +14,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from taskmanager import policy
 from taskmanager.clock import Clock, SystemClock
-from taskmanager.errors import TaskManagerError, TaskNotFound
+from taskmanager.errors import TaskNotFound
 from taskmanager.models import (
     ApiKeyInfo,
     ClaimedTask,
     CompleteItem,
     CompleteOutcome,
-    ErrorBody,
     FailRequest,
     HeartbeatRequest,
     QueueHistory,
@@ -241,11 +240,9 @@ class SQLStore(Store):
         )
 
     def complete_many(self, worker_id: str, items: Sequence[CompleteItem]) -> list[CompleteOutcome]:
-        def work(conn: Connection) -> list[CompleteOutcome]:
-            now = self._now()
-            return [_complete_one(conn, now, worker_id, item) for item in items]
-
-        return self._write(work)
+        return self._write(
+            lambda conn: lifecycle.complete_many(conn, self._now(), worker_id, items)
+        )
 
     def fail(self, task_id: str, request: FailRequest) -> Task:
         def work(conn: Connection) -> Task:
@@ -346,13 +343,3 @@ class SQLStore(Store):
                 conn, statuses, to_db_time(before), limit, self._skip_locked
             )
         )
-
-
-def _complete_one(
-    conn: Connection, now: datetime, worker_id: str, item: CompleteItem
-) -> CompleteOutcome:
-    try:
-        task = lifecycle.complete(conn, now, item.id, item.result, worker_id, item.lease_token)
-    except TaskManagerError as exc:
-        return CompleteOutcome(id=item.id, outcome=exc.code, error=ErrorBody(**exc.to_dict()))
-    return CompleteOutcome(id=item.id, outcome="completed", task=task)

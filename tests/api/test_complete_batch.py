@@ -49,3 +49,13 @@ def test_batch_completion_counts_for_the_worker(api: TestClient) -> None:
     api.post("/api/tasks/complete/batch", json={"worker_id": "w", "tasks": items})
     stats = api.get("/api/workers/w/stats").json()
     assert (stats["tasks_completed"], stats["tasks_processing"]) == (2, 0)
+
+
+def test_a_task_may_appear_only_once_in_a_batch(api: TestClient) -> None:
+    create(api)
+    task = claim_one(api, "w")
+    item = {"id": task["id"], "lease_token": task["lease_token"], "result": {}}
+    response = api.post("/api/tasks/complete/batch", json={"worker_id": "w", "tasks": [item] * 2})
+    assert response.status_code == 422
+    assert "only once" in response.json()["message"]
+    assert get(api, task["id"])["status"] == "processing"
