@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from taskmanager import __version__
+from taskmanager.cli.bench import bench
 from taskmanager.cli.keys import keys
 from taskmanager.cli.output import fail_with
 from taskmanager.cli.purge import purge
@@ -190,3 +191,4 @@ main.add_command(tasks)
 main.add_command(stats)
 main.add_command(worker)
 main.add_command(purge)
+main.add_command(bench)

@@ -1,0 +1,1 @@
+"""`taskmanager bench`: enqueue, drain and idle-latency measurements against a real server."""

@@ -1,0 +1,97 @@
+"""Worker processes for the benchmark: the real `taskmanager.Worker` with a no-op handler.
+
+The handler records when it starts; the client records when the API accepted a completion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, TypeVar
+
+from taskmanager.bench.stamps import StampWriter
+from taskmanager.calls import Call
+from taskmanager.client import AsyncClient
+from taskmanager.worker import Worker, WorkerConfig
+
+BENCH_TYPE = "bench.noop"
+STARTED = "start"
+DONE = "done"
+T = TypeVar("T")
+
+
+class StampingClient(AsyncClient):
+    """An AsyncClient that records each completion the API accepted."""
+
+    def __init__(self, api_url: str, done: StampWriter) -> None:
+        super().__init__(api_url)
+        self._done = done
+
+    async def send(self, call: Call[T]) -> T:
+        answer = await super().send(call)
+        if call.path == "tasks/complete/batch":
+            items: list[dict[str, Any]] = answer  # type: ignore[assignment]
+            accepted = sum(1 for item in items if item.get("outcome") == "completed")
+            if accepted:
+                self._done.write(accepted)
+        elif call.path.endswith("/complete"):
+            self._done.write()
+        return answer
+
+
+def worker_main(api_url: str, concurrency: int, stamp_dir: str, index: int) -> None:
+    """Run one benchmark worker until SIGTERM (the entry point of a worker process)."""
+    logging.basicConfig(level=logging.WARNING)
+    directory = Path(stamp_dir)
+    started = StampWriter(directory, STARTED)
+    done = StampWriter(directory, DONE)
+
+    async def noop(_params: dict[str, Any]) -> None:
+        started.write()
+
+    worker = Worker({BENCH_TYPE: noop}, examples=False)
+    config = WorkerConfig(
+        api_url=api_url,
+        worker_id=f"bench-{index}-{os.getpid()}",
+        task_types=(BENCH_TYPE,),
+        poll_interval=30.0,
+        concurrency=concurrency,
+    )
+
+    async def main() -> int:
+        return await worker.run_async(config, client=StampingClient(api_url, done))
+
+    raise SystemExit(asyncio.run(main()))
+
+
+def start_workers(api_url: str, count: int, concurrency: int, stamp_dir: Path) -> list[BaseProcess]:
+    """Launch `count` worker processes (spawned: a fresh interpreter each, like a deployment)."""
+    context = multiprocessing.get_context("spawn")
+    processes: list[BaseProcess] = [
+        context.Process(
+            target=worker_main,
+            args=(api_url, concurrency, str(stamp_dir), index),
+            name=f"bench-worker-{index}",
+            daemon=True,
+        )
+        for index in range(count)
+    ]
+    for process in processes:
+        process.start()
+    return processes
+
+
+def stop_workers(processes: list[BaseProcess]) -> None:
+    """SIGTERM (finish what is in hand), then SIGKILL whatever is left after a few seconds."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+            process.join()
