@@ -9,6 +9,7 @@ final state of the tasks read back through the API, in one pass each.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections import Counter, defaultdict
@@ -38,6 +39,10 @@ class Event:
     ended_at: float = 0.0
     lease_until: float | None = None  # handler_start: when the lease ends (monotonic)
     error: str | None = None
+    # Leases on the API's clock (epoch seconds): a claim's claimed_at, the expiry a claim or
+    # heartbeat granted, or the instant an accepted completion or failure ended the lease.
+    claimed_at: float | None = None
+    lease_expires_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Report:
     created_twice: list[str] = field(default_factory=list)  # idempotency keys
     duplicate_executions: list[str] = field(default_factory=list)
     unexplained_duplicates: list[str] = field(default_factory=list)
+    lease_overlaps: list[str] = field(default_factory=list)
     executions: int = 0
 
     def anomalies(self) -> dict[str, int]:
@@ -162,7 +168,9 @@ def check(events: Iterable[Event], final: dict[str, FinalTask] | None = None) ->
     claims: Counter[str] = Counter()
     runs: defaultdict[str, list[Event]] = defaultdict(list)
     ends: set[tuple[str, str | None]] = set()
+    events_seen: list[Event] = []
     for event in events:
+        events_seen.append(event)
         _take(event, created, keys_tried, completions, claims, runs, ends)
     report = Report(executions=sum(len(starts) for starts in runs.values()))
     done = {tid for tid, task in final.items() if task.status in FINISHED}
@@ -180,6 +188,7 @@ def check(events: Iterable[Event], final: dict[str, FinalTask] | None = None) ->
     per_key = Counter(task.idempotency_key for task in final.values() if task.idempotency_key)
     report.created_twice = sorted(key for key, n in per_key.items() if n > 1)
     report.duplicate_executions, report.unexplained_duplicates = _duplicates(runs, ends)
+    report.lease_overlaps = lease_overlaps(events_seen)
     return report
 
 
@@ -233,6 +242,42 @@ def _duplicates(
                 unexplained.append(task_id)
                 break
     return sorted(duplicated), sorted(unexplained)
+
+
+def lease_overlaps(events: Iterable[Event]) -> list[str]:
+    """Tasks that had two unexpired leases at one instant, by the API's clock.
+
+    A lease starts at its claim's `claimed_at` and ends at the latest expiry its claim or
+    heartbeats were granted, or earlier, when a completion or failure with its token was accepted.
+    Only events that carry API instants take part.
+    """
+    starts: dict[tuple[str, str], float] = {}
+    ends: dict[tuple[str, str], float] = {}
+    finished: dict[tuple[str, str], float] = {}
+    for event in events:
+        if event.outcome != "ok" or event.token is None or event.lease_expires_at is None:
+            continue
+        for task_id in event.task_ids:
+            lease = (task_id, event.token)
+            if event.op in ("complete", "fail"):
+                finished[lease] = min(finished.get(lease, math.inf), event.lease_expires_at)
+                continue
+            if event.op == "claim" and event.claimed_at is not None:
+                starts[lease] = event.claimed_at
+            ends[lease] = max(ends.get(lease, -math.inf), event.lease_expires_at)
+    per_task: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
+    for lease, start in starts.items():
+        end = min(ends[lease], finished.get(lease, math.inf))
+        per_task[lease[0]].append((start, end))
+    overlapping = []
+    for task_id, leases in per_task.items():
+        held_until = -math.inf
+        for start, end in sorted(leases):
+            if start < held_until:
+                overlapping.append(task_id)
+                break
+            held_until = max(held_until, end)
+    return sorted(overlapping)
 
 
 def final_states(tasks: Iterable[dict[str, Any]]) -> dict[str, FinalTask]:
