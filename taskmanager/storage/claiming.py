@@ -67,11 +67,17 @@ def claim(
             attempts=tasks.c.attempts + 1,
             lease_token=bindparam("b_token"),
             lease_expires_at=bindparam("b_expires"),
+            lease_granted_seconds=bindparam("b_granted"),
             progress=None,
             progress_message=None,
         ),
         [
-            {"b_seq": row.seq, "b_token": new["lease_token"], "b_expires": new["lease_expires_at"]}
+            {
+                "b_seq": row.seq,
+                "b_token": new["lease_token"],
+                "b_expires": new["lease_expires_at"],
+                "b_granted": new["lease_granted_seconds"],
+            }
             for row, new in zip(picked, leases, strict=True)
         ],
     )
@@ -121,6 +127,7 @@ def _lease(
         "attempts": row.attempts + 1,
         "lease_token": secrets.token_urlsafe(24),
         "lease_expires_at": policy.lease_expires_at(now, seconds),
+        "lease_granted_seconds": seconds,
         "progress": None,
         "progress_message": None,
     }

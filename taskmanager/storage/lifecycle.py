@@ -83,7 +83,10 @@ def heartbeat(
     row = load_for_update(conn, task_id)
     check_holder(row, req.worker_id, req.lease_token)
     _require_processing(row)
-    lease = policy.resolve_lease_seconds(req.lease_seconds, row.lease_seconds, default_lease)
+    # Without a length of its own, a heartbeat renews the lease the claim granted.
+    granted = row.lease_granted_seconds
+    usual = granted if granted is not None else row.lease_seconds
+    lease = policy.resolve_lease_seconds(req.lease_seconds, usual, default_lease)
     values: dict[str, Any] = {"lease_expires_at": policy.lease_expires_at(now, lease)}
     if req.progress is not None:
         values["progress"] = req.progress

@@ -45,6 +45,7 @@ tasks = Table(
     Column("lease_expires_at", Instant),
     Column("lease_token", String(64)),
     Column("lease_seconds", Float),
+    Column("lease_granted_seconds", Float),
     Column("progress", Float),
     Column("progress_message", String(1000)),
     Column("idempotency_key", String(200), unique=True),

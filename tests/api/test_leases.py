@@ -114,3 +114,17 @@ def test_completed_task_never_expires(api: TestClient, clock: ManualClock) -> No
     clock.advance(3600)
     assert claim(api, "other") is None
     assert get(api, task["id"])["status"] == "completed"
+
+
+def test_a_heartbeat_without_a_length_renews_the_lease_the_claim_asked_for(
+    api: TestClient, clock: ManualClock
+) -> None:
+    api.post("/api/tasks", json={"type": "short.lease"})
+    task = api.post("/api/tasks/claim", json={"worker_id": "w", "lease_seconds": 2}).json()
+    clock.advance(1)
+    beat = api.post(
+        f"/api/tasks/{task['id']}/heartbeat",
+        json={"worker_id": "w", "lease_token": task["lease_token"]},
+    ).json()
+    # Two seconds from the heartbeat, as claimed; not the server's default of 60.
+    assert beat["lease_expires_at"] == "2030-01-01T00:00:03Z"

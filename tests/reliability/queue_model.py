@@ -42,6 +42,7 @@ class ModelTask:
     token: str | None = None
     old_tokens: list[str] = field(default_factory=list)
     lease_expires_at: datetime | None = None
+    granted_lease: float | None = None
 
     def visible(self) -> dict[str, Any]:
         """The fields the test compares with the API's view of the task."""
@@ -91,12 +92,15 @@ class QueueModel:
         ready = [t for t in self.tasks.values() if t.status == "pending" and t.run_at <= now]
         return min(ready, key=lambda t: (-t.priority, t.run_at, t.seq), default=None)
 
-    def claimed(self, task: ModelTask, worker_id: str, token: str, expires: datetime) -> None:
+    def claimed(
+        self, task: ModelTask, worker_id: str, token: str, now: datetime, lease: float | None
+    ) -> None:
         if task.token is not None:
             task.old_tokens.append(task.token)
         task.status, task.worker_id, task.token = "processing", worker_id, token
         task.attempts += 1
-        task.lease_expires_at = expires
+        task.granted_lease = DEFAULT_LEASE_SECONDS if lease is None else lease
+        task.lease_expires_at = lease_end(now, task.granted_lease)
 
     @staticmethod
     def check_holder(task: ModelTask, worker_id: str | None, token: str | None) -> None:
@@ -108,11 +112,14 @@ class QueueModel:
         if task.status == "cancelled":
             raise Refused("task_cancelled")
 
-    def heartbeat(self, task: ModelTask, worker_id: str, token: str, expires: datetime) -> None:
+    def heartbeat(
+        self, task: ModelTask, worker_id: str, token: str, now: datetime, lease: float | None
+    ) -> None:
+        """A heartbeat without a length renews the lease its claim was granted."""
         self.check_holder(task, worker_id, token)
         if task.status != "processing":
             raise Refused("lease_lost")
-        task.lease_expires_at = expires
+        task.lease_expires_at = lease_end(now, lease if lease is not None else task.granted_lease)
 
     def complete(
         self, task: ModelTask, result: dict[str, Any], worker_id: str | None, token: str | None

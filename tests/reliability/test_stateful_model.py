@@ -28,7 +28,6 @@ from tests.reliability.queue_model import (
     QueueModel,
     Refused,
     backoff_window,
-    lease_end,
 )
 
 MAX_TASKS = 8
@@ -125,7 +124,7 @@ class QueueMachine(RuleBasedStateMachine):
             return
         assert claimed is not None and claimed["id"] == expected.id
         assert _instant(claimed["claimed_at"]) == now
-        self.model.claimed(expected, worker, claimed["lease_token"], lease_end(now, lease))
+        self.model.claimed(expected, worker, claimed["lease_token"], now, lease)
 
     @precondition(lambda self: self.model.tasks)
     @rule(data=st.data(), stale=st.booleans(), lease=LEASES)
@@ -137,7 +136,7 @@ class QueueMachine(RuleBasedStateMachine):
             body["lease_seconds"] = lease
         try:
             self.model.heartbeat(
-                task, body["worker_id"], body["lease_token"], lease_end(self.clock.now(), lease)
+                task, body["worker_id"], body["lease_token"], self.clock.now(), lease
             )
         except Refused as refused:
             self._call(f"/api/tasks/{task.id}/heartbeat", body, refused)
