@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export TASKMANAGER_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 export TASKMANAGER_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test check lint format pytest clean php-check
+.PHONY: run test check lint format pytest clean php-check reliability
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ check: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+
+## The longer reliability tier for release checks: the fault scenarios at ten times the CI
+## counts (TASKMANAGER_RELIABILITY_SCALE), then the other reliability scenarios.
+RELIABILITY_SCALE ?= 10
+reliability: $(STAMP)
+	TASKMANAGER_RELIABILITY_SCALE=$(RELIABILITY_SCALE) $(BIN)/pytest -q -s tests/faults
+	$(BIN)/pytest -q tests/multiserver tests/reliability tests/worker/test_processes.py
 
 # The PHP worker: php -l on every file, the PHP 7.4 compatibility check, its unit tests.
 PHP_DIR := workers/php
