@@ -19,7 +19,16 @@ CHANNEL = "taskmanager_tasks"
 def create(url: str, options: EngineOptions) -> Engine:
     """An engine on the psycopg driver, its pool sized by the options."""
     require_driver("psycopg", "postgres")
-    return server_engine(make_url(url).set(drivername="postgresql+psycopg"), options, {})
+    # A database that stops answering mid-query (a dead host, a cut network) must not hold a
+    # request forever: TCP keepalives and a user timeout break such a connection in ~30 s.
+    network = {
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 30000,
+    }
+    return server_engine(make_url(url).set(drivername="postgresql+psycopg"), options, network)
 
 
 def durability_warnings(settings: dict[str, str]) -> list[str]:
