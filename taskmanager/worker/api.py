@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from taskmanager.client import AsyncClient
 from taskmanager.errors import RateLimited, TaskManagerError, Unavailable
+from taskmanager.worker.completions import Completions
 from taskmanager.worker.config import WorkerConfig
 from taskmanager.worker.resilience import CircuitBreaker, backoff_delay
 from taskmanager.worker.stats import WorkerStats
@@ -42,6 +43,7 @@ class WorkerApi:
         self.config = config
         self.breaker = breaker
         self.stats = stats
+        self.completions = Completions(self._complete_one, self._complete_many)
 
     @property
     def worker_id(self) -> str:
@@ -99,11 +101,20 @@ class WorkerApi:
         )
 
     async def complete(self, task: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        """Report success; completions that finish together share one request."""
+        return await self.completions.complete(task, result)
+
+    async def _complete_one(self, task: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
         return await self._retrying(
             "complete",
             lambda: self.client.complete(
                 task["id"], result, worker_id=self.worker_id, lease_token=task["lease_token"]
             ),
+        )
+
+    async def _complete_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await self._retrying(
+            "complete", lambda: self.client.complete_batch(self.worker_id, items)
         )
 
     async def fail(
