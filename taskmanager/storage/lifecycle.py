@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 
 from taskmanager import policy
 from taskmanager.errors import (
@@ -115,27 +115,77 @@ def complete(
 def complete_many(
     conn: Connection, now: datetime, worker_id: str, items: Sequence[CompleteItem]
 ) -> list[CompleteOutcome]:
-    """Complete several tasks: rows locked in one query, the worker counted once."""
+    """Complete several tasks: rows locked in one query, written with one statement for the
+    tasks and one for their events, the worker counted once."""
     ids = [item.id for item in items]
     locked = select(tasks).where(tasks.c.id.in_(ids)).order_by(tasks.c.seq).with_for_update()
     rows = {row.id: row for row in conn.execute(locked)}
-    outcomes, completed, held = [], 0, 0.0
+    outcomes: list[CompleteOutcome] = []
+    fresh: list[tuple[Row[Any], str | None]] = []
     for item in items:
         try:
             row = rows.get(item.id)
             if row is None:
                 raise TaskNotFound(f"no task with id {item.id}", {"id": item.id})
-            task, seconds = _complete_row(conn, now, row, item.result, worker_id, item.lease_token)
+            repeat = not _completable(row, item.result, worker_id, item.lease_token)
         except TaskManagerError as exc:
             error = ErrorBody(**exc.to_dict())
             outcomes.append(CompleteOutcome(id=item.id, outcome=exc.code, error=error))
             continue
-        if seconds is not None:
-            completed, held = completed + 1, held + seconds
+        if repeat:
+            task = task_from_row(row)
+        else:
+            values = _completed(item.result, now)
+            fresh.append((row, values["result"]))
+            task = task_from_mapping({**row._mapping, **values})
         outcomes.append(CompleteOutcome(id=item.id, outcome="completed", task=task))
-    if completed:
-        touch_worker(conn, worker_id, now, completed=completed, seconds=held)
+    if fresh:
+        _write_completed(conn, now, fresh)
+        held = sum(_seconds_held(row, now) for row, _ in fresh)
+        touch_worker(conn, worker_id, now, completed=len(fresh), seconds=held)
     return outcomes
+
+
+def _write_completed(
+    conn: Connection, now: datetime, fresh: list[tuple[Row[Any], str | None]]
+) -> None:
+    events.record(conn, [events.event_row(row, Event.COMPLETED, now) for row, _ in fresh])
+    conn.execute(
+        update(tasks)
+        .where(tasks.c.seq == bindparam("b_seq"))
+        .values(
+            status=TaskStatus.COMPLETED,
+            result=bindparam("b_result"),
+            completed_at=now,
+            lease_expires_at=None,
+            error=None,
+        ),
+        [{"b_seq": row.seq, "b_result": result} for row, result in fresh],
+    )
+
+
+def _completable(
+    row: Row[Any], result: dict[str, Any] | None, worker_id: str | None, lease_token: str | None
+) -> bool:
+    """True when the holder may complete the row now; False for an identical repeat."""
+    check_holder(row, worker_id, lease_token)
+    if row.status == TaskStatus.COMPLETED:
+        if load_json(row.result) == result:
+            return False
+        raise InvalidState("the task is already completed", {"id": row.id})
+    _require_processing(row)
+    return True
+
+
+def _completed(result: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """The columns a completion sets."""
+    return {
+        "status": TaskStatus.COMPLETED,
+        "result": dump_json(result),
+        "completed_at": now,
+        "lease_expires_at": None,
+        "error": None,
+    }
 
 
 def _complete_row(
@@ -147,22 +197,10 @@ def _complete_row(
     lease_token: str | None,
 ) -> tuple[Task, float | None]:
     """Complete a locked row; the seconds it was held, or None for an idempotent repeat."""
-    check_holder(row, worker_id, lease_token)
-    if row.status == TaskStatus.COMPLETED:
-        if load_json(row.result) == result:
-            return task_from_row(row), None
-        raise InvalidState("the task is already completed", {"id": row.id})
-    _require_processing(row)
+    if not _completable(row, result, worker_id, lease_token):
+        return task_from_row(row), None
     events.record(conn, [events.event_row(row, Event.COMPLETED, now)])
-    task = _save(
-        conn,
-        row,
-        status=TaskStatus.COMPLETED,
-        result=dump_json(result),
-        completed_at=now,
-        lease_expires_at=None,
-        error=None,
-    )
+    task = _save(conn, row, **_completed(result, now))
     return task, _seconds_held(row, now)
 
 
