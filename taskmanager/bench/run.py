@@ -15,10 +15,12 @@ import httpx
 
 from taskmanager.bench import stamps
 from taskmanager.bench.figures import drain_rates, percentile
-from taskmanager.bench.target import BenchError, Server, running_server
+from taskmanager.bench.target import BenchError, Server, cpu_seconds, running_server
 from taskmanager.bench.workers import BENCH_TYPE, DONE, STARTED, start_workers, stop_workers
 from taskmanager.client import AsyncClient, Client
 from taskmanager.errors import TaskManagerError
+from taskmanager.models import TaskCreate
+from taskmanager.storage import open_store
 
 BATCH_SIZE = 1000
 SINGLE_MAX = 2000
@@ -44,6 +46,7 @@ class BenchOptions:
     api_url: str | None = None
     database_url: str | None = None
     server_workers: int | None = None
+    backlog: int = 0
 
 
 def run_once(options: BenchOptions, progress: Progress) -> dict[str, Any]:
@@ -59,6 +62,9 @@ def _measure(
     api_url: str, server: Server | None, options: BenchOptions, progress: Progress
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {}
+    if options.backlog and server is not None:
+        _fill_backlog(server.database_url, options.backlog, progress)
+        figures["backlog"] = options.backlog
     single = min(max(options.tasks // 10, 1), SINGLE_MAX)
     with Client(api_url) as client:
         figures["enqueue_single_per_s"] = asyncio.run(
@@ -69,17 +75,25 @@ def _measure(
         )
     with tempfile.TemporaryDirectory(prefix="taskmanager-bench-stamps-") as tmp:
         stamp_dir = Path(tmp)
+        server_cpu = server.cpu_seconds() if server is not None else 0.0
         started_at = time.time()
         processes = start_workers(api_url, options.workers, options.concurrency, stamp_dir)
         try:
             peak = _wait_drained(stamp_dir, options.tasks, processes, server, progress)
+            pids = [process.pid for process in processes if process.pid is not None]
+            figures["worker_cpu_ms_per_task"] = cpu_seconds(pids) * 1000 / options.tasks
+            if server is not None:
+                server_cpu = server.cpu_seconds() - server_cpu
+                figures["server_cpu_ms_per_task"] = server_cpu * 1000 / options.tasks
             done = stamps.read(stamp_dir, DONE)
             figures["drain_per_s"], figures["steady_drain_per_s"] = drain_rates(started_at, done)
             figures["drain_seconds"] = (done[-1] - started_at) if done else 0.0
             figures["completed"] = len(done)
-            latencies = _idle_latencies(api_url, stamp_dir, options.latency_tries, progress)
-            figures["idle_latency_median_ms"] = statistics.median(latencies) * 1000
-            figures["idle_latency_p90_ms"] = percentile(latencies, 0.9) * 1000
+            if not options.backlog:  # with a backlog the workers are never idle
+                tries = options.latency_tries
+                latencies = _idle_latencies(api_url, stamp_dir, tries, progress)
+                figures["idle_latency_median_ms"] = statistics.median(latencies) * 1000
+                figures["idle_latency_p90_ms"] = percentile(latencies, 0.9) * 1000
             if server is not None:
                 figures["server_rss_peak_mb"] = peak / 2**20
                 figures["server_rss_idle_mb"] = server.rss_bytes() / 2**20
@@ -91,6 +105,20 @@ def _measure(
             asyncio.run(_idle_poll_rss(api_url, server, options.idle_polls)) / 2**20
         )
     return figures
+
+
+def _fill_backlog(database_url: str, count: int, progress: Progress) -> None:
+    """`count` pending tasks queued ahead of the measured ones, written through the store."""
+    store = open_store(database_url)
+    try:
+        made = 0
+        while made < count:
+            size = min(BATCH_SIZE, count - made)
+            store.create_tasks([TaskCreate(type=BENCH_TYPE)] * size)
+            made += size
+            progress("backlog", made, count)
+    finally:
+        store.close()
 
 
 async def _enqueue_single(

@@ -76,6 +76,7 @@ class Server:
     """`taskmanager serve` in a subprocess, stopped (with its children) on exit."""
 
     def __init__(self, database_url: str, processes: int | None, workdir: Path) -> None:
+        self.database_url = database_url
         self.port = free_port()
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         self.log_path = workdir / "server.log"
@@ -110,6 +111,10 @@ class Server:
         """Resident memory of the server and all its processes."""
         return sum(_rss(pid) for pid in _tree(self.process.pid))
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server and all its processes have used so far."""
+        return cpu_seconds(_tree(self.process.pid))
+
     def stop(self) -> None:
         """SIGTERM to its process group, SIGKILL if it lingers."""
         if self.process.poll() is None:
@@ -134,6 +139,17 @@ def _tree(pid: int) -> list[int]:
                 children = (task / "children").read_text().split()
                 pending.extend(int(child) for child in children)
     return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of these processes (those that are gone count 0)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def _rss(pid: int) -> int:

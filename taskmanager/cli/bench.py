@@ -22,6 +22,8 @@ LABELS = {
     "steady_drain_per_s": ("steady drain (middle 80 %)", "tasks/s"),
     "idle_latency_median_ms": ("idle latency, median", "ms"),
     "idle_latency_p90_ms": ("idle latency, p90", "ms"),
+    "server_cpu_ms_per_task": ("server CPU per task drained", "ms"),
+    "worker_cpu_ms_per_task": ("workers' CPU per task drained", "ms"),
     "server_rss_peak_mb": ("server RSS, peak while draining", "MB"),
     "server_rss_idle_mb": ("server RSS, idle", "MB"),
     "server_rss_idle_polls_mb": ("server RSS with the idle long polls", "MB"),
@@ -81,12 +83,22 @@ LABELS = {
     show_default=True,
     help="Also measure server memory while this many claims long-poll an empty queue.",
 )
+@click.option(
+    "--backlog",
+    type=click.IntRange(0, 100_000_000),
+    default=0,
+    show_default=True,
+    help="Pending tasks queued ahead (through the store) before the drain; the drain stops "
+    "after --tasks completions, so the backlog stays. No idle latency then.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 def bench(repeat: int, as_json: bool, **values: Any) -> None:
     """Enqueue N no-op tasks, drain them with W worker processes, and report the rates."""
     options = BenchOptions(**values)
     if options.api_url is not None and (options.database_url or options.server_workers):
         raise click.UsageError("--api-url measures a running server: no --database-url then")
+    if options.api_url is not None and options.backlog:
+        raise click.UsageError("--backlog fills the database of a server the benchmark starts")
     runs = []
     try:
         if options.api_url is not None:
@@ -113,6 +125,7 @@ def _report(options: BenchOptions, runs: list[dict[str, Any]]) -> dict[str, Any]
         "workers": options.workers,
         "concurrency": options.concurrency,
         "server_workers": options.server_workers,
+        "backlog": options.backlog,
         "database": _backend(options),
         "nproc": os.cpu_count(),
         "load_average": [round(value, 2) for value in os.getloadavg()],
