@@ -1,0 +1,274 @@
+"""Run `taskmanager bench` and the peer benchmarks side by side; write the results into
+docs/benchmarks.md (between its results markers, the prose around them stays).
+
+    python3 benchmarks/run.py                      # 20,000 tasks, 4 workers, 3 runs each
+    python3 benchmarks/run.py --tasks 5000 --skip-peers
+
+Needs the project venv (.venv) and the peers' venv (benchmarks/.venv, see
+benchmarks/peers/requirements.txt), Redis on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432
+(user postgres) and, for the MariaDB row, MariaDB on 127.0.0.1:3306 (user root).
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = ROOT / ".venv" / "bin" / "taskmanager"
+PEERS_PYTHON = ROOT / "benchmarks" / ".venv" / "bin" / "python"
+PEERS = ["pgqueuer", "dramatiq", "celery", "procrastinate", "rq"]
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+DATABASES = {
+    "sqlite": None,
+    "postgresql": "postgresql://postgres@127.0.0.1:5432/postgres",
+    "mysql": "mysql://root@127.0.0.1:3306/mysql",
+}
+
+
+class Load(threading.Thread):
+    """Samples the load average and the busiest other processes while the benchmarks run."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[float] = []
+        self.others: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(5):
+            self.samples.append(os.getloadavg()[0])
+            listing = subprocess.run(
+                ["ps", "-eo", "pcpu=,args="], capture_output=True, text=True
+            ).stdout
+            for line in listing.splitlines():
+                cpu, _, args = line.strip().partition(" ")
+                if float(cpu or 0) >= 5 and "bench" not in args and "peer_" not in args:
+                    key = " ".join(args.split()[:4])[:90]
+                    self.others[key] = max(self.others.get(key, 0.0), float(cpu))
+
+
+def run_json(command: list[str], timeout: float) -> dict[str, Any]:
+    print("$", shlex.join(command), file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command)} failed:\n{done.stderr[-3000:]}")
+    last = done.stdout.strip().splitlines()[-1]
+    return json.loads(last if last.startswith("{") and last.endswith("}") else done.stdout)
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def ours(name: str, url: str | None, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    command = [str(OURS), "bench", "--tasks", str(args.tasks), "--workers", str(args.workers)]
+    command += ["--repeat", str(args.repeat), "--json", *extra]
+    if url:
+        command += ["--database-url", url]
+    report = run_json(command, timeout=7200)
+    report["command"] = shlex.join(["taskmanager", *command[1:]])
+    report["name"] = name
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=ROOT).stdout.strip()  # fmt: skip
+    report["version"] = f"0.1.0 (commit {commit})"
+    return report
+
+
+def peer(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    script = f"benchmarks/peers/peer_{name}.py"
+    command = [str(PEERS_PYTHON), script, "--tasks", str(args.tasks)]
+    command += ["--workers", str(args.workers)]
+    runs = [run_json(command, timeout=3600) for _ in range(args.repeat)]
+    numeric = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    summary = {k: spread([float(r[k]) for r in runs]) for k in numeric}
+    return {
+        "name": runs[0]["peer"],
+        "version": runs[0]["version"],
+        "summary": summary,
+        "runs": runs,
+        "command": shlex.join(["benchmarks/.venv/bin/python", *command[1:]]),
+    }
+
+
+def cell(summary: dict[str, Any], key: str, digits: int = 0) -> str:
+    value = summary.get(key)
+    if not isinstance(value, dict):
+        return "–"
+    fmt = f"{{:,.{digits}f}}"
+    low, high = fmt.format(value["min"]), fmt.format(value["max"])
+    return f"{fmt.format(value['median'])} ({low}–{high})"
+
+
+def median(report: dict[str, Any], key: str) -> float:
+    value = report["summary"].get(key)
+    return float(value["median"]) if isinstance(value, dict) else float("nan")
+
+
+def table(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| system | drain tasks/s | steady drain tasks/s | idle latency median ms | "
+        "idle latency p90 ms | enqueue 1/request tasks/s | enqueue batched tasks/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        s = r["summary"]
+        lines.append(
+            f"| {r['name']} | {cell(s, 'drain_per_s')} | {cell(s, 'steady_drain_per_s')} | "
+            f"{cell(s, 'idle_latency_median_ms', 1)} | {cell(s, 'idle_latency_p90_ms', 1)} | "
+            f"{cell(s, 'enqueue_single_per_s')} | {cell(s, 'enqueue_batch_per_s')} |"
+        )
+    return lines
+
+
+def targets(results: list[dict[str, Any]], backlog: list[dict[str, Any]]) -> list[str]:
+    by = {r["name"]: r for r in results}
+    sqlite = by.get("TaskManager (SQLite)")
+    if sqlite is None:
+        return []
+    drain = median(sqlite, "drain_per_s")
+    lines = ["| target | measured (medians) | met |", "|---|---|---|"]
+
+    def row(text: str, measured: str, ok: bool) -> None:
+        lines.append(f"| {text} | {measured} | {'yes' if ok else '**no**'} |")
+
+    for peer_name, factor in (("PgQueuer (PostgreSQL)", 2), ("Celery (Redis)", 5)):
+        if peer_name in by:
+            ratio = drain / median(by[peer_name], "drain_per_s")
+            row(f"drain ≥ {factor} × {peer_name}", f"{ratio:.2f} ×", ratio >= factor)
+    latency = median(sqlite, "idle_latency_median_ms")
+    peers = [median(r, "idle_latency_median_ms") for r in results if "TaskManager" not in r["name"]]
+    best = min(peers) if peers else float("inf")
+    row(
+        "idle latency median ≤ 3 ms and below every peer",
+        f"{latency:.1f} ms (best peer {best:.1f} ms)",
+        latency <= 3 and latency < best,
+    )
+    batched, single = median(sqlite, "enqueue_batch_per_s"), median(sqlite, "enqueue_single_per_s")
+    row("batched enqueue ≥ 20,000 tasks/s", f"{batched:,.0f}/s", batched >= 20000)
+    row("one task per request ≥ 1,500 tasks/s", f"{single:,.0f}/s", single >= 1500)
+    if len(backlog) == 2:
+        small, big = (median(r, "steady_drain_per_s") for r in backlog)
+        ratio = big / small
+        row(
+            f"drain with {backlog[1]['backlog']:,} pending ≥ 80 % of with {backlog[0]['backlog']:,}",
+            f"{ratio:.0%} (steady {big:,.0f} vs {small:,.0f}/s)",
+            ratio >= 0.8,
+        )
+    if "server_rss_idle_polls_mb" in sqlite["summary"]:
+        rss = median(sqlite, "server_rss_idle_polls_mb")
+        row("server RSS with 500 idle long polls < 200 MB", f"{rss:.0f} MB", rss < 200)
+    return lines
+
+
+def machine(load: Load) -> list[str]:
+    memory = next(
+        line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    samples = load.samples or [os.getloadavg()[0]]
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )
+    lines = [
+        f"- {os.cpu_count()} CPUs ({cpu}), {int(memory) // 1024:,} MiB memory, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+        f"- load average (1 min) while measuring: median {statistics.median(samples):.1f}, "
+        f"min {min(samples):.1f}, max {max(samples):.1f} ({len(samples)} samples)",
+    ]
+    busiest = sorted(load.others.items(), key=lambda item: -item[1])[:8]
+    if busiest:
+        lines.append("- also running (peak CPU % seen): " + "; ".join(
+            f"`{name}` {cpu:.0f} %" for name, cpu in busiest
+        ))
+    return lines
+
+
+def write(results: list[dict[str, Any]], backlog: list[dict[str, Any]], load: Load,
+          args: argparse.Namespace) -> None:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    body = [
+        START,
+        f"Measured {when} by `python3 benchmarks/run.py {shlex.join(args.argv)}`: "
+        f"{args.tasks:,} no-op tasks, {args.workers} worker processes, medians of {args.repeat} "
+        "runs with min–max in brackets.",
+        "",
+        *machine(load),
+        "",
+        *table(results),
+        "",
+        *targets(results, backlog),
+        "",
+        "Server figures of TaskManager (medians):",
+        "",
+        "| database | server CPU ms/task | workers' CPU ms/task | server RSS peak MB | idle MB |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['name']} | {cell(r['summary'], 'server_cpu_ms_per_task', 2)} | "
+            f"{cell(r['summary'], 'worker_cpu_ms_per_task', 2)} | "
+            f"{cell(r['summary'], 'server_rss_peak_mb')} | {cell(r['summary'], 'server_rss_idle_mb')} |"
+            for r in results + backlog if "TaskManager" in r["name"]
+        ],
+        "",
+        "Versions and exact commands:",
+        "",
+        *[f"- {r['name']} {r.get('version', '')}: `{r['command']}`" for r in results + backlog],
+        END,
+    ]
+    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    DOC.write_text(head + "\n".join(body) + tail)
+    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results + backlog, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--databases", default="sqlite,postgresql,mysql")
+    parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--backlog", type=int, nargs=2, default=[10_000, 1_000_000],
+                        metavar=("SMALL", "BIG"), help="the two backlogs to compare (0 0: skip)")
+    parser.add_argument("--idle-polls", type=int, default=500)
+    args = parser.parse_args()
+    args.argv = sys.argv[1:]
+    load = Load()
+    load.start()
+    results: list[dict[str, Any]] = []
+    for name in args.databases.split(","):
+        extra = ["--idle-polls", str(args.idle_polls)] if name == "sqlite" else []
+        label = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}[name]
+        results.append(ours(f"TaskManager ({label})", DATABASES[name], args, extra))
+    if not args.skip_peers:
+        results += [peer(name, args) for name in args.peers.split(",")]
+    backlog = []
+    if args.backlog[1]:
+        for size in args.backlog:
+            report = ours(f"TaskManager (SQLite, {size:,} pending)", None, args,
+                          ["--backlog", str(size)])  # fmt: skip
+            report["backlog"] = size
+            backlog.append(report)
+    load.stop.set()
+    write(results, backlog, load, args)
+    print(f"wrote {DOC}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
