@@ -42,6 +42,7 @@ class WorkerConfig:
     debug: bool = False
     max_consecutive_errors: int = 5
     log_format: str = "text"
+    ca_bundle: str | None = None
 
     def with_values(self, **values: Any) -> WorkerConfig:
         return replace(self, **values)
@@ -107,6 +108,13 @@ def _boolean(text: str) -> bool:
 
 def _text(text: str) -> str:
     return text.strip()
+
+
+def _ca_bundle(text: str) -> str:
+    path = Path(text.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError(f"no such file: {text.strip()!r} (a PEM file of trusted certificates)")
+    return str(path)
 
 
 def _log_format(text: str) -> str:
@@ -178,6 +186,13 @@ OPTIONS: tuple[Option, ...] = (
         _number(1, 10**6, integer=True),
     ),
     Option("log_format", "LOG_FORMAT", "text", "Log lines as text or json.", _log_format),
+    Option(
+        "ca_bundle",
+        "TASKMANAGER_CA_BUNDLE",
+        "the system's trusted certificates",
+        "PEM file of certificate authorities to trust for an https:// API URL.",
+        _ca_bundle,
+    ),
 )
 BY_ENV = {option.env: option for option in OPTIONS}
 

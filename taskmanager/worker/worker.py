@@ -83,7 +83,9 @@ class Worker:
         if config.task_types is None:
             config = config.with_values(task_types=tuple(self.task_types))
         own = client is None
-        client = client or AsyncClient(config.api_url, api_key=config.api_key)
+        # Certificates are always verified: against the system's authorities or a given bundle.
+        verify: str | bool = config.ca_bundle or True
+        client = client or AsyncClient(config.api_url, api_key=config.api_key, verify=verify)
         try:
             return await Runner(self.registry, config, client).run()
         finally:

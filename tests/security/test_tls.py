@@ -1,4 +1,4 @@
-"""`taskmanager serve --ssl-certfile --ssl-keyfile` serves HTTPS that clients can verify."""
+"""`taskmanager serve --ssl-certfile --ssl-keyfile` serves HTTPS that clients and workers verify."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from taskmanager.client import Client
 from tests.conftest import free_port
 
 
@@ -29,7 +31,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 def _wait_for(url: str, cert: Path, process: subprocess.Popen[bytes]) -> httpx.Response:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, "the server exited"
         try:
@@ -39,7 +41,9 @@ def _wait_for(url: str, cert: Path, process: subprocess.Popen[bytes]) -> httpx.R
     raise AssertionError("the HTTPS server did not answer")
 
 
-def test_https_is_served_and_verified(tmp_path: Path) -> None:
+@pytest.fixture
+def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS API and the certificate that signs it."""
     cert, key = _self_signed(tmp_path)
     port = free_port()
     env = {**os.environ, "TASKMANAGER_DATABASE_URL": f"sqlite:///{tmp_path}/tls.db"}
@@ -49,11 +53,40 @@ def test_https_is_served_and_verified(tmp_path: Path) -> None:
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        url = f"https://127.0.0.1:{port}/api/health"
-        assert _wait_for(url, cert, process).status_code == 200
-        # A client that does not trust the certificate refuses to talk: verification is on.
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(url, timeout=5)
+        api_url = f"https://127.0.0.1:{port}/api"
+        assert _wait_for(api_url + "/health", cert, process).status_code == 200
+        yield api_url, cert
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_https_is_served_and_clients_verify_it(https_server: tuple[str, Path]) -> None:
+    api_url, cert = https_server
+    # A client that does not trust the certificate refuses to talk: verification is on.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(api_url + "/health", timeout=5)
+    with Client(api_url, verify=str(cert)) as client:
+        assert client.health()["status"] == "ok"
+
+
+def _worker(api_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "taskmanager", "worker", "--api-url", api_url,
+               "--max-runs", "1", "--poll-interval", "5", *extra]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "TASKMANAGER_CA_BUNDLE"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_the_worker_trusts_a_given_ca_bundle_and_nothing_else(
+    https_server: tuple[str, Path],
+) -> None:
+    api_url, cert = https_server
+    with Client(api_url, verify=str(cert)) as client:
+        task = client.create_task("example.echo", {"message": "over TLS"})
+        refused = _worker(api_url)
+        assert refused.returncode != 0
+        assert "Traceback" not in refused.stderr
+        assert client.get_task(task["id"])["status"] == "pending"
+        done = _worker(api_url, "--ca-bundle", str(cert))
+        assert done.returncode == 0, done.stderr
+        assert client.get_task(task["id"])["status"] == "completed"
