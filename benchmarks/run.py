@@ -163,7 +163,8 @@ def targets(results: list[dict[str, Any]], backlog: list[dict[str, Any]]) -> lis
         small, big = (median(r, "steady_drain_per_s") for r in backlog)
         ratio = big / small
         row(
-            f"drain with {backlog[1]['backlog']:,} pending ≥ 80 % of with {backlog[0]['backlog']:,}",
+            f"drain with {backlog[1]['backlog']:,} pending ≥ 80 % "
+            f"of with {backlog[0]['backlog']:,}",
             f"{ratio:.0%} (steady {big:,.0f} vs {small:,.0f}/s)",
             ratio >= 0.8,
         )
@@ -175,13 +176,17 @@ def targets(results: list[dict[str, Any]], backlog: list[dict[str, Any]]) -> lis
 
 def machine(load: Load) -> list[str]:
     memory = next(
-        line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+        line.split()[1]
+        for line in Path("/proc/meminfo").read_text().splitlines()
         if line.startswith("MemTotal")
     )
     samples = load.samples or [os.getloadavg()[0]]
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
     lines = [
@@ -192,14 +197,19 @@ def machine(load: Load) -> list[str]:
     ]
     busiest = sorted(load.others.items(), key=lambda item: -item[1])[:8]
     if busiest:
-        lines.append("- also running (peak CPU % seen): " + "; ".join(
-            f"`{name}` {cpu:.0f} %" for name, cpu in busiest
-        ))
+        lines.append(
+            "- also running (peak CPU % seen): "
+            + "; ".join(f"`{name}` {cpu:.0f} %" for name, cpu in busiest)
+        )
     return lines
 
 
-def write(results: list[dict[str, Any]], backlog: list[dict[str, Any]], load: Load,
-          args: argparse.Namespace) -> None:
+def write(
+    results: list[dict[str, Any]],
+    backlog: list[dict[str, Any]],
+    load: Load,
+    args: argparse.Namespace,
+) -> None:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     body = [
         START,
@@ -220,8 +230,10 @@ def write(results: list[dict[str, Any]], backlog: list[dict[str, Any]], load: Lo
         *[
             f"| {r['name']} | {cell(r['summary'], 'server_cpu_ms_per_task', 2)} | "
             f"{cell(r['summary'], 'worker_cpu_ms_per_task', 2)} | "
-            f"{cell(r['summary'], 'server_rss_peak_mb')} | {cell(r['summary'], 'server_rss_idle_mb')} |"
-            for r in results + backlog if "TaskManager" in r["name"]
+            f"{cell(r['summary'], 'server_rss_peak_mb')} | "
+            f"{cell(r['summary'], 'server_rss_idle_mb')} |"
+            for r in results + backlog
+            if "TaskManager" in r["name"]
         ],
         "",
         "Versions and exact commands:",
@@ -244,8 +256,14 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--databases", default="sqlite,postgresql,mysql")
     parser.add_argument("--peers", default=",".join(PEERS))
-    parser.add_argument("--backlog", type=int, nargs=2, default=[10_000, 1_000_000],
-                        metavar=("SMALL", "BIG"), help="the two backlogs to compare (0 0: skip)")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        nargs=2,
+        default=[10_000, 1_000_000],
+        metavar=("SMALL", "BIG"),
+        help="the two backlogs to compare (0 0: skip)",
+    )
     parser.add_argument("--idle-polls", type=int, default=500)
     args = parser.parse_args()
     args.argv = sys.argv[1:]

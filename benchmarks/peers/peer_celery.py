@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib.metadata import version as installed
 
 from celery import Celery
-
 from common import REDIS_URL, bin_path, fresh_redis_db, main, stamp
 
 app = Celery("peer_celery", broker=REDIS_URL)

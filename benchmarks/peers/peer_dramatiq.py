@@ -5,9 +5,8 @@ from __future__ import annotations
 from importlib.metadata import version as installed
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
-
 from common import REDIS_URL, bin_path, fresh_redis_db, main, stamp
+from dramatiq.brokers.redis import RedisBroker
 
 broker = RedisBroker(url=REDIS_URL)
 dramatiq.set_broker(broker)

@@ -8,9 +8,8 @@ import sys
 from importlib.metadata import version as installed
 
 import asyncpg
-from pgqueuer import AsyncpgDriver, Job, PgQueuer, Queries
-
 from common import PG_URL, bin_path, fresh_pg_database, main, stamp
+from pgqueuer import AsyncpgDriver, Job, PgQueuer, Queries
 
 
 async def create() -> PgQueuer:

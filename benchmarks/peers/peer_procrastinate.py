@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib.metadata import version as installed
 
 import procrastinate
-
 from common import PG_URL, bin_path, fresh_pg_database, main, stamp
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=PG_URL))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from importlib.metadata import version as installed
 
+from common import REDIS_URL, bin_path, fresh_redis_db, main, stamp
 from redis import Redis
 from rq import Queue
-
-from common import REDIS_URL, bin_path, fresh_redis_db, main, stamp
 
 
 def noop() -> None:
