@@ -274,15 +274,18 @@ def main() -> None:
         extra = ["--idle-polls", str(args.idle_polls)] if name == "sqlite" else []
         label = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}[name]
         results.append(ours(f"TaskManager ({label})", DATABASES[name], args, extra))
-    if not args.skip_peers:
-        results += [peer(name, args) for name in args.peers.split(",")]
-    backlog = []
+        write(results, [], load, args)
+    for name in [] if args.skip_peers else args.peers.split(","):
+        results.append(peer(name, args))
+        write(results, [], load, args)
+    backlog: list[dict[str, Any]] = []
     if args.backlog[1]:
         for size in args.backlog:
             report = ours(f"TaskManager (SQLite, {size:,} pending)", None, args,
                           ["--backlog", str(size)])  # fmt: skip
             report["backlog"] = size
             backlog.append(report)
+            write(results, backlog, load, args)
     load.stop.set()
     write(results, backlog, load, args)
     print(f"wrote {DOC}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,6 +96,8 @@ LABELS = {
 def bench(repeat: int, as_json: bool, **values: Any) -> None:
     """Enqueue N no-op tasks, drain them with W worker processes, and report the rates."""
     options = BenchOptions(**values)
+    # SIGTERM unwinds like Ctrl-C: the server, the workers and a scratch database are cleaned up.
+    signal.signal(signal.SIGTERM, _interrupt)
     if options.api_url is not None and (options.database_url or options.server_workers):
         raise click.UsageError("--api-url measures a running server: no --database-url then")
     if options.api_url is not None and options.backlog:
@@ -117,6 +120,10 @@ def bench(repeat: int, as_json: bool, **values: Any) -> None:
         click.echo(json.dumps(report, indent=2))
     else:
         _print_table(report)
+
+
+def _interrupt(_number: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _report(options: BenchOptions, runs: list[dict[str, Any]]) -> dict[str, Any]:
