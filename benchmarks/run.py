@@ -55,7 +55,8 @@ class Load(threading.Thread):
             ).stdout
             for line in listing.splitlines():
                 cpu, _, args = line.strip().partition(" ")
-                if float(cpu or 0) >= 5 and "bench" not in args and "peer_" not in args:
+                mine = any(word in args for word in ("bench", "peer_", "ps -eo"))
+                if float(cpu or 0) >= 5 and not mine:
                     key = " ".join(args.split()[:4])[:90]
                     self.others[key] = max(self.others.get(key, 0.0), float(cpu))
 
