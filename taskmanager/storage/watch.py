@@ -14,6 +14,8 @@ from taskmanager.storage.schema import tasks
 log = logging.getLogger("taskmanager.storage")
 
 Notify = Callable[[str | None, int], None]
+# Past this many new tasks since the last look, wake everyone rather than count them by type.
+MAX_ANNOUNCED = 10_000
 WAKE_ALL = 1_000_000
 
 
@@ -43,9 +45,9 @@ class SeqPoller:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
+            # While nobody waits there is nothing to wake; the mark stays, so that the tasks
+            # created meanwhile are announced when someone waits again.
             if not self._active():
-                # Nobody waits: forget the mark, so a later wait starts from the present.
-                self._last = None
                 continue
             try:
                 self._poll()
@@ -55,18 +57,18 @@ class SeqPoller:
     def _poll(self) -> None:
         with self._engine.connect() as conn:
             newest = conn.execute(select(func.max(tasks.c.seq))).scalar_one() or 0
-            if self._last is None:
-                # The claims waiting now looked at the database before this first mark: a task
-                # created in between is below the mark. Let each of them look once more.
+            last = self._last
+            if last is None or newest - last > MAX_ANNOUNCED:
+                # The first mark (claims waiting now read the database before it), or too many
+                # new tasks to sort by type: let every waiting claim look once more.
                 self._last = newest
                 self._notify(None, WAKE_ALL)
                 return
-            if newest <= self._last:
-                self._last = newest
+            if newest <= last:
                 return
             counts = conn.execute(
                 select(tasks.c.type, func.count())
-                .where(tasks.c.seq > self._last, tasks.c.seq <= newest)
+                .where(tasks.c.seq > last, tasks.c.seq <= newest)
                 .group_by(tasks.c.type)
             ).all()
             conn.rollback()
