@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -145,11 +147,13 @@ def test_purge_command_counts_with_dry_run_then_deletes(
     store.close()
 
 
-def test_background_purge_setting(db_url: str, clock: ManualClock, backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("the purge SQL runs on every backend above; the loop needs one")
+def test_background_purge_setting(
+    tmp_path: Path, migrated_template: Path, clock: ManualClock
+) -> None:
+    # The purge SQL runs on every backend above; the background loop needs only one.
+    shutil.copy(migrated_template, tmp_path / "purge.db")
     settings = Settings(
-        database_url=db_url,
+        database_url=f"sqlite:///{tmp_path}/purge.db",
         migrate_on_start=False,
         purge_interval_minutes=0.002,
         purge_older_than="1m",
