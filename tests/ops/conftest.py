@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,9 +31,9 @@ def browser() -> Iterator[Any]:
     it is open, and later tests that call asyncio.run() must not find it there.
     """
     if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing: .ci/run installs it")
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium)")
+        pytest.fail(
+            "/usr/bin/chromium is not installed (apt-get install -y chromium; .ci/run does)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
