@@ -15,19 +15,13 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
 from typing import Any
 
 from taskmanager.client import Client
 from taskmanager.errors import TaskManagerError
-from tests.multiserver.history import classify
+from tests.multiserver.history import classify, epoch
 
 COMPLETE_TRIES = 20
-
-
-def epoch(instant: str) -> float:
-    """An API instant (ISO 8601 with offset) as epoch seconds."""
-    return datetime.fromisoformat(instant).timestamp()
 
 
 class Journal:
@@ -70,14 +64,17 @@ class FaultWorker:
         """Run the batch's handlers side by side (one sleep), then complete them in one call."""
         for task in tasks:
             tid, token = task["id"], task["lease_token"]
-            expires = epoch(task["lease_expires_at"])
-            self.journal.write(
-                op="claim", outcome="ok", task=tid, token=token,
-                claimed_at=epoch(task["claimed_at"]), lease_expires_at=expires,
-            )  # fmt: skip
+            lease = {
+                "claimed_at": epoch(task["claimed_at"]),
+                "lease_expires_at": epoch(task["lease_expires_at"]),
+            }
+            self.journal.write(op="claim", outcome="ok", task=tid, token=token, **lease)
             with self.lock:
                 self.in_hand[token] = tid
-            self.journal.write(op="handler_start", task=tid, token=token, lease_until=expires)
+            self.journal.write(
+                op="handler_start", task=tid, token=token,
+                lease_until=lease["lease_expires_at"], **lease,
+            )  # fmt: skip
         time.sleep(self.options.handler_seconds)
         for task in tasks:
             self.journal.write(op="handler_end", task=task["id"], token=task["lease_token"])

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from taskmanager.errors import TaskManagerError, Unavailable
@@ -128,12 +129,29 @@ class History:
 
     @contextmanager
     def execution(
-        self, actor: str, task_id: str, token: str, lease_seconds: float
+        self,
+        actor: str,
+        task_id: str,
+        token: str,
+        lease_seconds: float,
+        claim: dict[str, Any] | None = None,
     ) -> Iterator[None]:
-        """Record a handler run: its start (with the lease's end) and, if it gets there, its end."""
+        """Record a handler run: its start (with the lease's end) and, if it gets there, its end.
+
+        With the claim's answer, the start also carries the lease on the API's clock: its
+        `claimed_at` and the `lease_expires_at` the claim granted.
+        """
         now = time.monotonic()
         until = now + lease_seconds
         start = Event("handler_start", actor, "ok", (task_id,), token=token, lease_until=until)
+        if claim is not None:
+            start = Event(
+                **{
+                    **vars(start),
+                    "claimed_at": epoch(claim["claimed_at"]),
+                    "lease_expires_at": epoch(claim["lease_expires_at"]),
+                }
+            )
         self.add(_at(start, now))
         yield
         self.add(_at(Event("handler_end", actor, "ok", (task_id,), token=token), time.monotonic()))
@@ -146,6 +164,11 @@ class History:
     def count(self, op: str, outcome: Outcome) -> int:
         with self._lock:
             return sum(1 for e in self.events if e.op == op and e.outcome == outcome)
+
+
+def epoch(instant: str) -> float:
+    """An API instant (ISO 8601 with offset) as epoch seconds."""
+    return datetime.fromisoformat(instant).timestamp()
 
 
 def _at(event: Event, instant: float) -> Event:
@@ -227,7 +250,10 @@ def _duplicates(
     """Tasks run more than once, and those of them that no expired lease or death explains.
 
     A second run is explained when the run before it never ended (its worker died) or started
-    after that run's lease had expired.
+    after that run's lease had expired. Where both runs carry their leases on the API's clock,
+    "expired" is read there: the second claim was granted at or after the instant the first
+    lease ran out. Otherwise the recorder's clock decides, with the lease counted from the
+    handler's start (later than the API's, so a re-claim at the API's expiry can look early).
     """
     duplicated, unexplained = [], []
     for task_id, starts in runs.items():
@@ -237,19 +263,25 @@ def _duplicates(
         ordered = sorted(starts, key=lambda e: e.started_at)
         for before, after in itertools.pairwise(ordered):
             died = (task_id, before.token) not in ends
-            expired = before.lease_until is not None and after.started_at >= before.lease_until
-            if not (died or expired):
+            if not (died or _expired_before(before, after)):
                 unexplained.append(task_id)
                 break
     return sorted(duplicated), sorted(unexplained)
 
 
+def _expired_before(before: Event, after: Event) -> bool:
+    """Whether the lease of the run `before` had expired when the run `after` was claimed."""
+    if before.lease_expires_at is not None and after.claimed_at is not None:
+        return after.claimed_at >= before.lease_expires_at
+    return before.lease_until is not None and after.started_at >= before.lease_until
+
+
 def lease_overlaps(events: Iterable[Event]) -> list[str]:
     """Tasks that had two unexpired leases at one instant, by the API's clock.
 
-    A lease starts at its claim's `claimed_at` and ends at the latest expiry its claim or
-    heartbeats were granted, or earlier, when a completion or failure with its token was accepted.
-    Only events that carry API instants take part.
+    A lease starts at its claim's `claimed_at` (carried by the claim or its handler's start) and
+    ends at the latest expiry its claim or heartbeats were granted, or earlier, when a completion
+    or failure with its token was accepted. Only events that carry API instants take part.
     """
     starts: dict[tuple[str, str], float] = {}
     ends: dict[tuple[str, str], float] = {}
@@ -262,7 +294,7 @@ def lease_overlaps(events: Iterable[Event]) -> list[str]:
             if event.op in ("complete", "fail"):
                 finished[lease] = min(finished.get(lease, math.inf), event.lease_expires_at)
                 continue
-            if event.op == "claim" and event.claimed_at is not None:
+            if event.op in ("claim", "handler_start") and event.claimed_at is not None:
                 starts[lease] = event.claimed_at
             ends[lease] = max(ends.get(lease, -math.inf), event.lease_expires_at)
     per_task: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)

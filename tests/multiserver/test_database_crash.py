@@ -135,7 +135,7 @@ class Load:
         if task is None:
             return
         token = task["lease_token"]
-        with self.history.execution(worker_id, task["id"], token, LEASE_SECONDS):
+        with self.history.execution(worker_id, task["id"], token, LEASE_SECONDS, task):
             pass
         self.history.call(
             "complete",

@@ -122,6 +122,44 @@ def test_a_second_run_after_a_death_or_an_expired_lease_is_explained(first: list
     assert report.unexplained_duplicates == []
 
 
+def leased(events: list[Event], claimed_at: float, expires_at: float) -> list[Event]:
+    """The run's start carrying its lease on the API's clock."""
+    start, *rest = events
+    return [
+        Event(**{**vars(start), "claimed_at": claimed_at, "lease_expires_at": expires_at}),
+        *rest,
+    ]
+
+
+def test_a_reclaim_at_the_apis_expiry_is_explained_though_the_handler_started_later() -> None:
+    # The first handler started 0.3 s after its claim was granted; the API re-granted the task
+    # the instant the lease ran out, so by the recorder's clock the second run looks early.
+    first = leased(run("a", "t1", 1.3, 5, 1.4), claimed_at=101.0, expires_at=106.0)
+    second = leased(run("a", "t2", 6.1, 5, 6.2), claimed_at=106.05, expires_at=111.05)
+    report = check([created("a"), *first, *second])
+    assert report.duplicate_executions == ["a"]
+    assert report.unexplained_duplicates == []
+    assert report.lease_overlaps == []
+
+
+def test_a_reclaim_before_the_apis_expiry_is_unexplained_and_overlaps() -> None:
+    first = leased(run("a", "t1", 1.0, 5, 1.1), claimed_at=101.0, expires_at=106.0)
+    second = leased(run("a", "t2", 9.0, 5, 9.1), claimed_at=105.0, expires_at=110.0)
+    report = check([created("a"), *first, *second])
+    assert report.unexplained_duplicates == ["a"]
+    assert report.lease_overlaps == ["a"]
+
+
+def test_the_recorder_keeps_the_claims_lease_on_the_apis_clock() -> None:
+    history = History()
+    claim = {"claimed_at": "2026-01-01T00:00:00+00:00", "lease_expires_at": "2026-01-01T00:00:05Z"}
+    with history.execution("w", "a", "t", 5, claim):
+        pass
+    start = history.events[0]
+    assert start.claimed_at == 1767225600.0
+    assert start.lease_expires_at == 1767225605.0
+
+
 def test_the_recorder_records_outcomes_and_reraises() -> None:
     history = History()
     answer = history.call("create", "p", lambda: {"id": "a"}, lambda t: [t["id"]], key="k")
