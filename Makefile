@@ -29,7 +29,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -m "not release"
+	$(BIN)/pytest -q
 
 ## The longer reliability tier for release checks: the fault scenarios at ten times the CI
 ## counts (TASKMANAGER_RELIABILITY_SCALE), then the other reliability scenarios.

@@ -106,7 +106,6 @@ def held_at_death(worker: WorkerProcess) -> list[tuple[str, str, bool]]:
 
 
 @pytest.mark.slow
-@pytest.mark.release
 def test_scenario_3_worker_processes_killed_while_draining(
     backend: str, start_servers: StartServers, pool: list[WorkerPool], tmp_path: Path
 ) -> None:
