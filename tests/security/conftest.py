@@ -24,24 +24,27 @@ class Keys:
     revoked: str
 
 
-@pytest.fixture
-def keys(db_url: str) -> Keys:
+def make_keys(db_url: str, roles: dict[str, Role], revoked: str) -> dict[str, str]:
+    """A key per name with its role, made straight in the database; `revoked` is revoked."""
     store = open_store(db_url)
     try:
-        made = {
-            name: store.create_api_key(name, role)[0]
-            for name, role in [
-                ("producer", Role.PRODUCER),
-                ("worker", Role.WORKER),
-                ("other_worker", Role.WORKER),
-                ("admin", Role.ADMIN),
-                ("revoked", Role.ADMIN),
-            ]
-        }
-        store.revoke_api_key("revoked")
+        made = {name: store.create_api_key(name, role)[0] for name, role in roles.items()}
+        store.revoke_api_key(revoked)
     finally:
         store.close()
-    return Keys(**made)
+    return made
+
+
+@pytest.fixture
+def keys(db_url: str) -> Keys:
+    roles = {
+        "producer": Role.PRODUCER,
+        "worker": Role.WORKER,
+        "other_worker": Role.WORKER,
+        "admin": Role.ADMIN,
+        "revoked": Role.ADMIN,
+    }
+    return Keys(**make_keys(db_url, roles, "revoked"))
 
 
 @pytest.fixture
