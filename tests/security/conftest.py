@@ -57,3 +57,20 @@ def secured(db_url: str, keys: Keys, clock: ManualClock) -> Iterator[TestClient]
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+# Who may call: nobody, a bad key of each kind, each role.
+CREDENTIALS = ["none", "malformed", "unknown", "revoked", "producer", "worker", "admin"]
+ROLES = {"producer", "worker", "admin"}
+
+
+def headers_for(credential: str, keys: Keys) -> dict[str, str]:
+    """The headers a caller with this credential sends."""
+    if credential == "none":
+        return {}
+    if credential == "malformed":
+        return {"Authorization": f"Basic {keys.admin}"}
+    if credential == "unknown":
+        return {"X-API-Key": "tm_" + "x" * 43}
+    key: str = getattr(keys, credential)
+    return bearer(key)
