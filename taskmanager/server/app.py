@@ -78,6 +78,11 @@ def create_app(
     app.state.waiters = waiters
     app.state.authenticator = Authenticator(store, settings)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.auth_failure_limiter = RateLimiter(
+        settings.auth_failure_limit_per_second,
+        settings.auth_failure_burst,
+        "for failed authentications from this address",
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for module in (health, tasks, leases, workers, task_types):
         app.include_router(module.router, prefix="/api")

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         200, ge=1, description="Requests a key may make at once before the rate limit applies."
     )
+    auth_failure_limit_per_second: float = Field(
+        1.0,
+        ge=0,
+        description="Failed authentications a second allowed per client address, beyond the "
+        "burst; past it the address is answered 429 without a key lookup; 0: off.",
+    )
+    auth_failure_burst: int = Field(
+        100, ge=1, description="Failed authentications an address may make before that limit."
+    )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted; larger ones get 413."
     )
