@@ -24,10 +24,14 @@ class Keys:
     revoked: str
 
 
-def make_keys(db_url: str, roles: dict[str, Role], revoked: str) -> dict[str, str]:
+def make_keys(
+    db_url: str, roles: dict[str, Role], revoked: str, *, migrate: bool = False
+) -> dict[str, str]:
     """A key per name with its role, made straight in the database; `revoked` is revoked."""
     store = open_store(db_url)
     try:
+        if migrate:
+            store.migrate()
         made = {name: store.create_api_key(name, role)[0] for name, role in roles.items()}
         store.revoke_api_key(revoked)
     finally:

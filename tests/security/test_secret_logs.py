@@ -8,18 +8,14 @@ import httpx
 import pytest
 
 from taskmanager.roles import Role
-from taskmanager.storage import open_store
 from tests.conftest import start_server
 from tests.security.conftest import make_keys
 
 
 def _keys(db_url: str) -> dict[str, str]:
     """A producer, a worker, and a revoked admin key on a fresh database."""
-    store = open_store(db_url)
-    store.migrate()
-    store.close()
     roles = {"producer": Role.PRODUCER, "worker": Role.WORKER, "revoked": Role.ADMIN}
-    return make_keys(db_url, roles, "revoked")
+    return make_keys(db_url, roles, "revoked", migrate=True)
 
 
 def _use_keys_and_leases(api: str, keys: dict[str, str]) -> list[str]:
