@@ -24,7 +24,7 @@ from taskmanager.errors import (
     ValidationFailed,
 )
 from taskmanager.server import operations
-from taskmanager.server.auth import Authenticator, RateLimiter, access_at_start
+from taskmanager.server.auth import Authenticator, RateLimiter, access_at_start, bootstrap_keys
 from taskmanager.server.limits import BodyLimit
 from taskmanager.server.logs import configure as configure_logging
 from taskmanager.server.longpoll import Waiters
@@ -96,6 +96,8 @@ def _check_at_start(store: Store, settings: Settings) -> None:
     try:
         for warning in store.check_server():
             log.warning("database: %s", warning)
+        for level, note in bootstrap_keys(store, settings):
+            log.log(level, "%s", note)
         allowed, message = access_at_start(store, settings)
     except Unavailable:
         # Start anyway: requests answer 503 until the database is back, then recover.

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from logging import INFO, WARNING
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -174,6 +175,27 @@ Reader = Annotated[Principal, Depends(require(*EVERY_ROLE))]
 Producer = Annotated[Principal, Depends(require(Role.PRODUCER))]
 WorkerRole = Annotated[Principal, Depends(require(Role.WORKER))]
 Admin = Annotated[Principal, Depends(require())]
+
+
+def bootstrap_keys(store: Store, settings: Settings) -> list[tuple[int, str]]:
+    """Store the keys the settings name, unless stored already; what to log (level, message)."""
+    wanted = [
+        (Role.ADMIN, settings.bootstrap_admin_key),
+        (Role.WORKER, settings.bootstrap_worker_key),
+    ]
+    notes = []
+    for role, secret in wanted:
+        if secret is None:
+            continue
+        info = store.ensure_api_key(f"bootstrap-{role.value}", role, secret.get_secret_value())
+        setting = f"TASKMANAGER_BOOTSTRAP_{role.value.upper()}_KEY"
+        if info.revoked_at is not None:
+            notes.append((WARNING, f"{setting} names a revoked key ({info.prefix}…): it stays so"))
+        elif info.role != role:
+            notes.append((WARNING, f"{setting} names a {info.role.value} key ({info.prefix}…)"))
+        else:
+            notes.append((INFO, f"{setting}: key {info.name} ({info.prefix}…) is active"))
+    return notes
 
 
 def access_at_start(store: Store, settings: Settings) -> tuple[bool, str]:
