@@ -68,6 +68,7 @@ MATRIX: list[tuple[str, str, str, Any, set[str], int]] = [
     ("get", "/api/tasks/{task_id}/history", f"/api/tasks/{TASK}/history", None, EVERYONE, 404),
     ("get", "/api/stats/overview", "/api/stats/overview", None, EVERYONE, 200),
     ("get", "/api/stats/history", "/api/stats/history", None, EVERYONE, 200),
+    ("get", "/api/identity", "/api/identity", None, EVERYONE, 200),
 ]
 OPEN = {("get", "/api/health"), ("get", "/metrics")}
 
@@ -110,6 +111,12 @@ def test_the_matrix_covers_every_endpoint(secured: TestClient) -> None:
 
 def test_health_needs_no_key(secured: TestClient) -> None:
     assert secured.get("/api/health").status_code == 200
+
+
+def test_identity_names_the_key_and_its_role(secured: TestClient, keys: Keys) -> None:
+    for name in ("producer", "worker", "admin"):
+        me = secured.get("/api/identity", headers=bearer(getattr(keys, name))).json()
+        assert me == {"name": name, "role": name}
 
 
 def test_keys_are_accepted_in_either_header(secured: TestClient, keys: Keys) -> None:
