@@ -274,6 +274,13 @@ class TaskTypeList(BaseModel):
     task_types: list[TaskTypeInfo]
 
 
+class Identity(BaseModel):
+    """Who a key is: what the dashboard asks to know which buttons to show."""
+
+    name: str
+    role: Role
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unavailable"]

@@ -24,7 +24,7 @@ from taskmanager.errors import (
     ValidationFailed,
 )
 from taskmanager.server import operations
-from taskmanager.server.auth import Authenticator, RateLimiter, access_at_start
+from taskmanager.server.auth import Authenticator, RateLimiter, access_at_start, bootstrap_keys
 from taskmanager.server.limits import BodyLimit
 from taskmanager.server.logs import configure as configure_logging
 from taskmanager.server.longpoll import Waiters
@@ -78,6 +78,11 @@ def create_app(
     app.state.waiters = waiters
     app.state.authenticator = Authenticator(store, settings)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.auth_failure_limiter = RateLimiter(
+        settings.auth_failure_limit_per_second,
+        settings.auth_failure_burst,
+        "for failed authentications from this address",
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for module in (health, tasks, leases, workers, task_types):
         app.include_router(module.router, prefix="/api")
@@ -91,6 +96,8 @@ def _check_at_start(store: Store, settings: Settings) -> None:
     try:
         for warning in store.check_server():
             log.warning("database: %s", warning)
+        for level, note in bootstrap_keys(store, settings):
+            log.log(level, "%s", note)
         allowed, message = access_at_start(store, settings)
     except Unavailable:
         # Start anyway: requests answer 503 until the database is back, then recover.

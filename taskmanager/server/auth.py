@@ -1,4 +1,4 @@
-"""Who is calling: API keys with roles, anonymous access on loopback, per-key rate limits."""
+"""Who is calling: API keys with roles, anonymous access on loopback, rate limits."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from logging import INFO, WARNING
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -62,14 +63,15 @@ class Authenticator:
         self._keyless: tuple[float, bool] = (-1.0, False)
         self._lock = threading.Lock()
 
-    def identify(self, key: str | None) -> Principal:
+    def identify(self, key: str | None, gate: Callable[[], None] = lambda: None) -> Principal:
+        """The caller with this key; `gate` runs before a lookup that must ask the database."""
         if key is None:
             if self.anonymous_allowed():
                 return Principal(None, ANONYMOUS, Role.ADMIN)
             raise Unauthorized(
                 "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
             )
-        info = self._lookup(key)
+        info = self._lookup(key, gate)
         if info is None:
             raise Unauthorized("unknown API key")
         if info.revoked_at is not None:
@@ -87,12 +89,13 @@ class Authenticator:
             self._keyless = (now, keyless)
         return keyless
 
-    def _lookup(self, key: str) -> ApiKeyInfo | None:
+    def _lookup(self, key: str, gate: Callable[[], None]) -> ApiKeyInfo | None:
         now = time.monotonic()
         with self._lock:
             cached = self._keys.get(key)
         if cached is not None and now - cached[0] <= self._ttl:
             return cached[1]
+        gate()
         info = self._store.find_api_key(key)
         with self._lock:
             if len(self._keys) > 10_000:  # bounded: unknown keys must not grow it forever
@@ -104,35 +107,49 @@ class Authenticator:
 class RateLimiter:
     """A token bucket per caller: `rate` requests a second, bursts up to `burst`."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, what: str = "for this key") -> None:
         self._rate = rate
         self._burst = max(1, burst)
+        self._what = what
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, caller: str) -> None:
+    def check(self, caller: str, *, spend: bool = True) -> None:
+        """429 when the caller's bucket is empty; else take a token (unless `spend` is off)."""
         if self._rate <= 0:
             return
         now = time.monotonic()
         with self._lock:
             tokens, stamp = self._buckets.get(caller, (float(self._burst), now))
             tokens = min(float(self._burst), tokens + (now - stamp) * self._rate)
-            if tokens < 1:
-                wait = (1 - tokens) / self._rate
-                self._buckets[caller] = (tokens, now)
-                raise RateLimited(
-                    f"too many requests: at most {self._rate:g} a second for this key",
-                    {"retry_after_seconds": round(wait, 3)},
-                    headers={"Retry-After": str(max(1, round(wait + 0.5)))},
-                )
-            self._buckets[caller] = (tokens - 1, now)
+            self._buckets[caller] = (tokens - 1 if spend and tokens >= 1 else tokens, now)
+            if len(self._buckets) > 100_000:  # bounded: many callers must not grow it forever
+                self._buckets.clear()
+        if tokens < 1:
+            wait = (1 - tokens) / self._rate
+            raise RateLimited(
+                f"too many requests: at most {self._rate:g} a second {self._what}",
+                {"retry_after_seconds": round(wait, 3)},
+                headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+            )
 
 
 def _caller(request: Request) -> Principal:
+    """Who calls; failed authentications are throttled per client address, the rest per key.
+
+    An address that used up its allowance of failures is answered 429 before its next key
+    is looked up, so a flood of guesses costs no database work; keys this process already
+    knows to be good still pass.
+    """
     auth: Authenticator = request.app.state.authenticator
-    principal = auth.identify(key_from(request))
-    limiter: RateLimiter = request.app.state.rate_limiter
+    failures: RateLimiter = request.app.state.auth_failure_limiter
     client = request.client.host if request.client else "unknown"
+    try:
+        principal = auth.identify(key_from(request), lambda: failures.check(client, spend=False))
+    except Unauthorized:
+        failures.check(client)
+        raise
+    limiter: RateLimiter = request.app.state.rate_limiter
     limiter.check(principal.key_id or f"{ANONYMOUS}@{client}")
     return principal
 
@@ -158,6 +175,27 @@ Reader = Annotated[Principal, Depends(require(*EVERY_ROLE))]
 Producer = Annotated[Principal, Depends(require(Role.PRODUCER))]
 WorkerRole = Annotated[Principal, Depends(require(Role.WORKER))]
 Admin = Annotated[Principal, Depends(require())]
+
+
+def bootstrap_keys(store: Store, settings: Settings) -> list[tuple[int, str]]:
+    """Store the keys the settings name, unless stored already; what to log (level, message)."""
+    wanted = [
+        (Role.ADMIN, settings.bootstrap_admin_key),
+        (Role.WORKER, settings.bootstrap_worker_key),
+    ]
+    notes = []
+    for role, secret in wanted:
+        if secret is None:
+            continue
+        info = store.ensure_api_key(f"bootstrap-{role.value}", role, secret.get_secret_value())
+        setting = f"TASKMANAGER_BOOTSTRAP_{role.value.upper()}_KEY"
+        if info.revoked_at is not None:
+            notes.append((WARNING, f"{setting} names a revoked key ({info.prefix}…): it stays so"))
+        elif info.role != role:
+            notes.append((WARNING, f"{setting} names a {info.role.value} key ({info.prefix}…)"))
+        else:
+            notes.append((INFO, f"{setting}: key {info.name} ({info.prefix}…) is active"))
+    return notes
 
 
 def access_at_start(store: Store, settings: Settings) -> tuple[bool, str]:

@@ -14,6 +14,10 @@ from taskmanager.storage import Store
 log = logging.getLogger("taskmanager.server.purge")
 
 
+def _progress(total: int) -> None:
+    log.debug("purge: %d deleted so far", total, extra={"purged": total})
+
+
 async def purge_forever(
     store: Store, plan: PurgePlan, interval_seconds: float, stop: threading.Event
 ) -> None:
@@ -21,7 +25,7 @@ async def purge_forever(
     so claims take turns with them; `stop` ends the run after the current batch."""
     while not stop.is_set():
         try:
-            deleted = await asyncio.to_thread(purge, store, plan, None, stop.is_set)
+            deleted = await asyncio.to_thread(purge, store, plan, _progress, stop.is_set)
             if deleted:
                 log.info("purged %d finished tasks", deleted, extra={"purged": deleted})
         except Exception:

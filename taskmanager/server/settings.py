@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from taskmanager.policy import RetryPolicy
 from taskmanager.retention import PurgePlan, parse_duration, parse_statuses
 from taskmanager.storage.engine import EngineOptions
+
+MIN_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -60,6 +62,16 @@ class Settings(BaseSettings):
         description="Accept requests without a key while no key exists, even when listening "
         "on an address other than loopback.",
     )
+    bootstrap_admin_key: SecretStr | None = Field(
+        None,
+        description="An admin key (at least 32 characters, of your choosing) the server stores "
+        "at start unless it exists, so that a server beyond loopback has a key from its first "
+        "start; e.g. from a Kubernetes Secret. Unset: none.",
+    )
+    bootstrap_worker_key: SecretStr | None = Field(
+        None,
+        description="The same for a worker key, the one the deployment's workers are given.",
+    )
     auth_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="How long a key lookup is cached (a revocation's delay)."
     )
@@ -70,6 +82,15 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         200, ge=1, description="Requests a key may make at once before the rate limit applies."
+    )
+    auth_failure_limit_per_second: float = Field(
+        1.0,
+        ge=0,
+        description="Failed authentications a second allowed per client address, beyond the "
+        "burst; past it the address is answered 429 without a key lookup; 0: off.",
+    )
+    auth_failure_burst: int = Field(
+        100, ge=1, description="Failed authentications an address may make before that limit."
     )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted; larger ones get 413."
@@ -92,6 +113,17 @@ class Settings(BaseSettings):
     purge_batch_size: int = Field(
         500, ge=1, le=10000, description="Tasks deleted per purge transaction."
     )
+
+    @field_validator("bootstrap_admin_key", "bootstrap_worker_key")
+    @classmethod
+    def _strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"a bootstrap key needs at least {MIN_KEY_LENGTH} characters (a placeholder "
+                "such as change-me is refused); make one with "
+                "python3 -c 'import secrets; print(\"tm_\" + secrets.token_urlsafe(32))'"
+            )
+        return value
 
     @field_validator("purge_older_than")
     @classmethod

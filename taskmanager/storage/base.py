@@ -175,6 +175,10 @@ class Store(ABC):
         """Make a key; its secret is returned once and only its hash is kept."""
 
     @abstractmethod
+    def ensure_api_key(self, name: str, role: Role, key: str) -> ApiKeyInfo:
+        """Store a key whose secret the operator chose, unless it is stored already; its record."""
+
+    @abstractmethod
     def find_api_key(self, key: str) -> ApiKeyInfo | None:
         """The key with this secret (revoked ones included), or None."""
 

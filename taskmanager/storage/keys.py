@@ -43,9 +43,11 @@ def _info(row: Row[Any]) -> ApiKeyInfo:
     )
 
 
-def create_key(conn: Connection, now: datetime, name: str, role: Role) -> tuple[str, ApiKeyInfo]:
-    """Make a key; the secret is returned here and never again."""
-    key = new_key()
+def create_key(
+    conn: Connection, now: datetime, name: str, role: Role, key: str | None = None
+) -> tuple[str, ApiKeyInfo]:
+    """Make a key (a new secret, or the one given); the secret is returned here and never again."""
+    key = key or new_key()
     row = {
         "id": str(uuid.uuid4()),
         "name": name,
@@ -70,6 +72,11 @@ def find_key(conn: Connection, key: str) -> ApiKeyInfo | None:
     """The key with this secret, revoked or not; None for a key we never made."""
     row = conn.execute(select(api_keys).where(api_keys.c.key_hash == hash_key(key))).first()
     return None if row is None else _info(row)
+
+
+def ensure_key(conn: Connection, now: datetime, name: str, role: Role, key: str) -> ApiKeyInfo:
+    """The key with this secret, stored first if it is new."""
+    return find_key(conn, key) or create_key(conn, now, name, role, key)[1]
 
 
 def count_active(conn: Connection) -> int:

@@ -304,6 +304,13 @@ class SQLStore(Store):
     def create_api_key(self, name: str, role: Role) -> tuple[str, ApiKeyInfo]:
         return self._write(lambda conn: keys.create_key(conn, self._now(), name, role))
 
+    def ensure_api_key(self, name: str, role: Role, key: str) -> ApiKeyInfo:
+        # Two servers starting at once may both insert; the loser replays and finds the key.
+        return self._write(
+            lambda conn: keys.ensure_key(conn, self._now(), name, role, key),
+            replay_duplicates=True,
+        )
+
     def find_api_key(self, key: str) -> ApiKeyInfo | None:
         with self._read() as conn:
             return keys.find_key(conn, key)

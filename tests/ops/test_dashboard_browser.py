@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -15,22 +16,63 @@ STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 TIMEOUT_MS = 15_000
 
 
+BUSY = 205  # processing tasks of one worker: more than one page of the task list
+
+
+@pytest.fixture(scope="module")
+def producer_key(keyed_server: tuple[LiveServer, str, dict[str, str]]) -> str:
+    return keyed_server[2]["producer_key"]
+
+
 @pytest.fixture(scope="module")
 def keyed_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LiveServer, str, dict[str, str]]]:
-    """A server with an admin key, so that the dashboard must send one."""
+    """A server with an admin key, so that the dashboard must send one, and a busy worker."""
     tmp_path = tmp_path_factory.mktemp("dashboard")
     db_url = f"sqlite:///{tmp_path / 'dashboard.db'}"
     key = create_key(db_url, "admin")
+    producer = create_key(db_url, "producer")
     server = start_server(tmp_path, db_url)
     try:
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=server.api_url, headers=headers, timeout=10) as client:
             ids = seed_every_state(client)
-        yield server, key, ids
+            client.post("/tasks/batch", json={"tasks": [{"type": "demo.many"}] * BUSY})
+            for _ in range(3):
+                claim = {"worker_id": "w-busy", "task_types": ["demo.many"], "limit": 100}
+                client.post("/tasks/claim/batch", json=claim).raise_for_status()
+        yield server, key, {**ids, "producer_key": producer}
     finally:
         server.stop()
+
+
+@contextmanager
+def _open(browser: Any, server: LiveServer, key: str, path: str) -> Iterator[Any]:
+    """A page of the dashboard with this key saved, loaded once; closed afterwards."""
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(server.url + path)
+        page.evaluate(f"localStorage.setItem('taskmanager.apiKey', {key!r})")
+        page.reload()
+        _wait_loaded(page)
+        yield page
+    finally:
+        page.close()
+
+
+def _client(server: LiveServer, key: str) -> httpx.Client:
+    """The API, as this key."""
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.Client(base_url=server.api_url, headers=headers, timeout=10)
+
+
+def _listed(page: Any) -> list[str]:
+    ids: list[str] = page.locator("#task-list tbody tr[data-task-id]").evaluate_all(
+        "rows => rows.map(r => r.dataset.taskId)"
+    )
+    return ids
 
 
 def _wait_loaded(page: Any, at_least: int = 1) -> None:
@@ -108,16 +150,66 @@ def test_workers_page_lists_workers_and_their_tasks(
     keyed_server: tuple[LiveServer, str, dict[str, str]], browser: Any
 ) -> None:
     server, key, ids = keyed_server
-    page = browser.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    try:
-        page.goto(server.url + "/workers")
-        page.evaluate(f"localStorage.setItem('taskmanager.apiKey', {key!r})")
-        page.reload()
-        _wait_loaded(page)
+    with _open(browser, server, key, "/workers") as page:
         row = page.locator('#workers tr[data-worker-id="w-1"]')
         assert row.count() == 1
         assert row.locator(f'a[href$="{ids["processing"]}"]').count() == 1
         assert "ago" in row.inner_text()
-    finally:
-        page.close()
+        # A worker holding more than a page of tasks shows every one of them.
+        busy = page.locator('#workers tr[data-worker-id="w-busy"]')
+        assert busy.locator("a[href*='/tasks/']").count() == BUSY
+
+
+def test_task_list_filters_by_type_and_pages(
+    keyed_server: tuple[LiveServer, str, dict[str, str]], browser: Any
+) -> None:
+    server, key, _ = keyed_server
+    with _client(server, key) as client:
+        made = client.post("/tasks/batch", json={"tasks": [{"type": "page.me"}] * 25}).json()
+    with _open(browser, server, key, "/tasks") as page:
+        page.fill("#filter-type", "page.me")
+        page.select_option("#filter-limit", "20")
+        page.click("#filters button[type=submit]")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#task-list tbody tr[data-task-id]').length === 20"
+        )
+        assert "type=page.me" in page.url
+        first = _listed(page)
+        assert set(page.locator("#task-list tbody td:nth-child(2)").all_inner_texts()) == {
+            "page.me"
+        }
+        page.click("#page-older")
+        page.wait_for_selector("#page-number:text('page 2')")
+        second = _listed(page)
+        assert len(second) == 5 and page.is_disabled("#page-older")
+        assert sorted(first + second) == sorted(task["id"] for task in made["tasks"])
+        page.click("#page-newer")
+        page.wait_for_selector("#page-number:text('page 1')")
+        assert _listed(page) == first
+
+
+def test_cancel_from_the_task_page(
+    keyed_server: tuple[LiveServer, str, dict[str, str]], browser: Any
+) -> None:
+    server, key, _ = keyed_server
+    with _client(server, key) as client:
+        task = client.post("/tasks", json={"type": "cancel.me"}).json()
+    with _open(browser, server, key, f"/tasks/{task['id']}") as page:
+        page.wait_for_selector('#task-status[data-status="pending"]')
+        assert page.is_hidden("#retry-task")
+        page.click("#cancel-task")
+        page.wait_for_selector('#task-status[data-status="cancelled"]')
+        assert page.is_hidden("#cancel-task") and page.is_visible("#retry-task")
+    with _client(server, key) as client:
+        assert client.get(f"/tasks/{task['id']}").json()["status"] == "cancelled"
+
+
+def test_cancel_and_retry_are_shown_to_admin_keys_only(
+    keyed_server: tuple[LiveServer, str, dict[str, str]], browser: Any, producer_key: str
+) -> None:
+    server, key, ids = keyed_server
+    for task_id, button in ((ids["pending"], "#cancel-task"), (ids["cancelled"], "#retry-task")):
+        with _open(browser, server, producer_key, f"/tasks/{task_id}") as page:
+            assert page.is_hidden("#cancel-task") and page.is_hidden("#retry-task")
+        with _open(browser, server, key, f"/tasks/{task_id}") as page:
+            assert page.is_visible(button)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -12,8 +13,13 @@ from typing import Any
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
 from taskmanager.cli import main
+from taskmanager.server.app import create_app
+from taskmanager.server.auth import is_loopback
+from taskmanager.server.settings import Settings
+from tests.security.conftest import bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -39,7 +45,10 @@ def _unit(name: str) -> configparser.ConfigParser:
     return parser
 
 
-@pytest.mark.parametrize("name", ["taskmanager-api.service", "taskmanager-worker@.service"])
+UNITS = ["taskmanager-api.service", "taskmanager-worker.service", "taskmanager-worker@.service"]
+
+
+@pytest.mark.parametrize("name", UNITS)
 def test_systemd_units_run_our_commands(name: str) -> None:
     unit = _unit(name)
     assert {"Unit", "Service", "Install"} <= set(unit.sections())
@@ -48,6 +57,12 @@ def test_systemd_units_run_our_commands(name: str) -> None:
     assert _is_our_command(shlex.split(unit["Service"]["ExecStart"]))
     if "@" in name:
         assert "%i" in unit["Service"]["Environment"]
+
+
+def test_the_units_are_the_ones_the_systemd_commands_name() -> None:
+    # `systemctl start taskmanager-worker` and `systemctl start taskmanager-worker@01` both work.
+    assert sorted(path.name for path in (DEPLOY / "systemd").glob("*.service")) == sorted(UNITS)
+    assert "systemctl enable --now taskmanager-worker`" in DOCS
 
 
 def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
@@ -75,7 +90,7 @@ def test_compose_runs_api_postgres_and_a_scalable_worker() -> None:
     services = _compose()["services"]
     assert set(services) == {"api", "postgres", "worker"}
     api, worker = services["api"], services["worker"]
-    assert api["ports"] == ["8000:8000"]
+    assert api["ports"] == ["127.0.0.1:8000:8000"]  # this host only, until a proxy is in front
     assert api["environment"]["TASKMANAGER_DATABASE_URL"].startswith("postgresql://")
     assert "@postgres:5432/" in api["environment"]["TASKMANAGER_DATABASE_URL"]
     assert "/api/health" in " ".join(api["healthcheck"]["test"])
@@ -100,7 +115,7 @@ def test_kubernetes_manifests() -> None:
     assert set(docs) == {
         ("Deployment", "taskmanager-api"),
         ("Service", "taskmanager-api"),
-        ("Deployment", "taskmanager-worker"),
+        ("Deployment", "worker"),
         ("Secret", "taskmanager"),
     }
     secret_keys = set(docs[("Secret", "taskmanager")]["stringData"])
@@ -115,7 +130,7 @@ def test_kubernetes_manifests() -> None:
         service["selector"]
         == docs[("Deployment", "taskmanager-api")]["spec"]["selector"]["matchLabels"]
     )
-    worker = docs[("Deployment", "taskmanager-worker")]["spec"]["template"]["spec"]["containers"][0]
+    worker = docs[("Deployment", "worker")]["spec"]["template"]["spec"]["containers"][0]
     env = {item["name"]: item for item in worker["env"]}
     assert env["TASKMANAGER_API_URL"]["value"] == "http://taskmanager-api/api"
     for container in (api, worker):
@@ -145,6 +160,7 @@ def test_supervisor_and_cron_run_our_commands() -> None:
     for section in ("program:taskmanager-api", "program:taskmanager-worker"):
         assert _is_our_command(shlex.split(parser[section]["command"]))
     assert int(parser["program:taskmanager-worker"]["numprocs"]) > 1
+    assert "TASKMANAGER_API_KEY=" in parser["program:taskmanager-worker"]["environment"]
     jobs = [
         line
         for line in (DEPLOY / "cron" / "taskmanager.cron").read_text().splitlines()
@@ -154,4 +170,78 @@ def test_supervisor_and_cron_run_our_commands() -> None:
     argvs = [argv[argv.index(VENV_BIN) :] for argv in commands]
     argvs = [argv[: argv.index(">>")] for argv in argvs]
     assert any("--max-runs" in argv for argv in argvs)
+    assert "TASKMANAGER_API_KEY=change-me" in (DEPLOY / "cron" / "taskmanager.cron").read_text()
     assert all(_is_our_command(argv) for argv in argvs)
+
+
+# -- the API of each deployment starts with what the files give it, and its workers get in ---
+
+SERVER_ENV = {"TASKMANAGER_" + name.upper() for name in Settings.model_fields}
+
+
+def _secret() -> str:
+    return "tm_" + secrets.token_urlsafe(32)
+
+
+def _starts_and_lets_workers_in(
+    env: dict[str, str], worker_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server these variables configure (on SQLite here) starts, and the key claims."""
+    ours = {name: value for name, value in env.items() if name.startswith("TASKMANAGER_")}
+    assert set(ours) <= SERVER_ENV, set(ours) - SERVER_ENV
+    assert "TASKMANAGER_ALLOW_ANONYMOUS" not in ours
+    assert not is_loopback(ours["TASKMANAGER_HOST"])
+    for name, value in ours.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TASKMANAGER_DATABASE_URL", f"sqlite:///{tmp_path / 'deploy.db'}")
+    with TestClient(create_app(Settings())) as api:  # refusing to start raises here
+        assert api.get("/api/tasks").status_code == 401
+        claim = api.post("/api/tasks/claim", json={"worker_id": "w"}, headers=bearer(worker_key))
+        assert claim.status_code == 200
+
+
+def _interpolate(value: str, variables: dict[str, str]) -> str:
+    """Compose's `${NAME}`, `${NAME:-default}` and `${NAME:?message}` (which must be set)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, kind, default = match.group(1), match.group(2), match.group(3)
+        if name in variables:
+            return variables[name]
+        assert kind == "-", f"{name} must be set"
+        return default
+
+    return re.sub(r"\$\{(\w+)(?::([-?])([^}]*))?\}", one, value)
+
+
+def test_compose_api_starts_with_the_keys_of_its_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = _compose()["services"]
+    keys = {"TASKMANAGER_ADMIN_KEY": _secret(), "TASKMANAGER_WORKER_KEY": _secret()}
+    api = {k: _interpolate(str(v), keys) for k, v in services["api"]["environment"].items()}
+    worker = services["worker"]["environment"]
+    # The worker key is required, not silently empty.
+    with pytest.raises(AssertionError, match="must be set"):
+        _interpolate(worker["TASKMANAGER_API_KEY"], {})
+    worker_key = _interpolate(worker["TASKMANAGER_API_KEY"], keys)
+    _starts_and_lets_workers_in(api, worker_key, tmp_path, monkeypatch)
+
+
+def test_kubernetes_api_starts_with_the_keys_of_its_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _manifests()
+    secret = {name: _secret() for name in docs[("Secret", "taskmanager")]["stringData"]}
+
+    def env_of(deployment: str) -> dict[str, str]:
+        container = docs[("Deployment", deployment)]["spec"]["template"]["spec"]["containers"][0]
+        return {
+            item["name"]: item["value"]
+            if "value" in item
+            else secret.get(item["valueFrom"].get("secretKeyRef", {}).get("key", ""), "")
+            for item in container["env"]
+        }
+
+    worker_key = env_of("worker")["TASKMANAGER_API_KEY"]
+    _starts_and_lets_workers_in(env_of("taskmanager-api"), worker_key, tmp_path, monkeypatch)
+    assert "kubectl scale deployment worker --replicas=5" in DOCS

@@ -24,24 +24,31 @@ class Keys:
     revoked: str
 
 
-@pytest.fixture
-def keys(db_url: str) -> Keys:
+def make_keys(
+    db_url: str, roles: dict[str, Role], revoked: str, *, migrate: bool = False
+) -> dict[str, str]:
+    """A key per name with its role, made straight in the database; `revoked` is revoked."""
     store = open_store(db_url)
     try:
-        made = {
-            name: store.create_api_key(name, role)[0]
-            for name, role in [
-                ("producer", Role.PRODUCER),
-                ("worker", Role.WORKER),
-                ("other_worker", Role.WORKER),
-                ("admin", Role.ADMIN),
-                ("revoked", Role.ADMIN),
-            ]
-        }
-        store.revoke_api_key("revoked")
+        if migrate:
+            store.migrate()
+        made = {name: store.create_api_key(name, role)[0] for name, role in roles.items()}
+        store.revoke_api_key(revoked)
     finally:
         store.close()
-    return Keys(**made)
+    return made
+
+
+@pytest.fixture
+def keys(db_url: str) -> Keys:
+    roles = {
+        "producer": Role.PRODUCER,
+        "worker": Role.WORKER,
+        "other_worker": Role.WORKER,
+        "admin": Role.ADMIN,
+        "revoked": Role.ADMIN,
+    }
+    return Keys(**make_keys(db_url, roles, "revoked"))
 
 
 @pytest.fixture
@@ -54,3 +61,20 @@ def secured(db_url: str, keys: Keys, clock: ManualClock) -> Iterator[TestClient]
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+# Who may call: nobody, a bad key of each kind, each role.
+CREDENTIALS = ["none", "malformed", "unknown", "revoked", "producer", "worker", "admin"]
+ROLES = {"producer", "worker", "admin"}
+
+
+def headers_for(credential: str, keys: Keys) -> dict[str, str]:
+    """The headers a caller with this credential sends."""
+    if credential == "none":
+        return {}
+    if credential == "malformed":
+        return {"Authorization": f"Basic {keys.admin}"}
+    if credential == "unknown":
+        return {"X-API-Key": "tm_" + "x" * 43}
+    key: str = getattr(keys, credential)
+    return bearer(key)

@@ -1,4 +1,4 @@
-"""Liveness with a database check."""
+"""Liveness with a database check, and who the caller is."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse
 
 from taskmanager import __version__
 from taskmanager.errors import Unavailable
-from taskmanager.models import Health
+from taskmanager.models import Health, Identity
+from taskmanager.server.auth import Reader
 from taskmanager.server.deps import StoreDep
 
 router = APIRouter(tags=["health"])
@@ -27,3 +28,9 @@ async def health(store: StoreDep) -> Health | JSONResponse:
         body = Health(status="unavailable", database="unavailable", version=__version__)
         return JSONResponse(body.model_dump(), status_code=503)
     return Health(status="ok", database="ok", version=__version__)
+
+
+@router.get("/identity", response_model=Identity, tags=["keys"])
+def identity(caller: Reader) -> Identity:
+    """The name and role of the key this request carries (anonymous admin without one)."""
+    return Identity(name=caller.name, role=caller.role)

@@ -268,20 +268,41 @@ async function loadTask() {
   document.getElementById("task-params").textContent = json(task.params);
   document.getElementById("task-result").textContent = json(task.result);
   document.getElementById("task-error").textContent = task.error || "–";
-  document.getElementById("cancel-task").hidden = !["pending", "processing"].includes(task.status);
-  document.getElementById("retry-task").hidden = !["failed", "cancelled"].includes(task.status);
+  // Only an admin may cancel or retry: other keys never see the buttons.
+  const admin = (await identity()).role === "admin";
+  document.getElementById("cancel-task").hidden = !admin || !["pending", "processing"].includes(task.status);
+  document.getElementById("retry-task").hidden = !admin || !["failed", "cancelled"].includes(task.status);
   fillRows(document.getElementById("task-history"), history.events.map((event) => el("tr", { "data-event": event.event },
     el("td", { text: when(event.at) }), el("td", {}, badge(event.event)), el("td", { class: "num", text: event.attempt }),
     el("td", { text: event.worker_id || "" }), el("td", { class: "error-text", text: event.message || "" }),
   )), "No history recorded for this task.", 5);
 }
 
+let knownIdentity = null;
+
+// Who the saved key is, asked once per key.
+async function identity() {
+  const key = localStorage.getItem(KEY_STORAGE) || "";
+  if (!knownIdentity || knownIdentity.key !== key) knownIdentity = { key, me: await api("/identity") };
+  return knownIdentity.me;
+}
+
+// Every processing task, page after page: a busy queue holds more than one page of them.
+async function processingTasks() {
+  const tasks = [];
+  let cursor = null;
+  do {
+    const page = await api(`/tasks${query({ status: "processing", limit: "200", cursor })}`);
+    tasks.push(...page.tasks);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return tasks;
+}
+
 async function loadWorkers() {
-  const [workers, processing] = await Promise.all([
-    api("/workers"), api("/tasks?status=processing&limit=200"),
-  ]);
+  const [workers, processing] = await Promise.all([api("/workers"), processingTasks()]);
   const current = {};
-  for (const task of processing.tasks) (current[task.worker_id] ||= []).push(task.id);
+  for (const task of processing) (current[task.worker_id] ||= []).push(task.id);
   fillRows(document.getElementById("workers"), workers.workers.map((worker) => el("tr", { "data-worker-id": worker.worker_id },
     el("td", {}, el("a", { href: `${ROOT}/tasks${query({ worker_id: worker.worker_id })}`, text: worker.worker_id })),
     el("td", { title: worker.last_seen_at, text: since(worker.last_seen_at) }),
