@@ -21,6 +21,7 @@ from taskmanager.models import (
     FailRequest,
     HeartbeatRequest,
     Task,
+    TaskId,
 )
 from taskmanager.server import instruments
 from taskmanager.server.auth import WorkerRole, require_token
@@ -95,7 +96,7 @@ async def claim_batch(
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
-def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep, _: WorkerRole) -> Task:
+def heartbeat(task_id: TaskId, body: HeartbeatRequest, store: StoreDep, _: WorkerRole) -> Task:
     """Extend the lease and report progress; 409 tells the worker to stop."""
     return store.heartbeat(task_id, body)
 
@@ -105,7 +106,7 @@ def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep, _: WorkerRo
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled, InvalidState),
 )
-def complete(task_id: str, body: CompleteRequest, store: StoreDep, caller: WorkerRole) -> Task:
+def complete(task_id: TaskId, body: CompleteRequest, store: StoreDep, caller: WorkerRole) -> Task:
     """Record the result of a task the caller holds."""
     require_token(caller, body.lease_token)
     task = store.complete(task_id, body.result, body.worker_id, body.lease_token)
@@ -119,7 +120,7 @@ def complete(task_id: str, body: CompleteRequest, store: StoreDep, caller: Worke
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
 def fail(
-    task_id: str, body: FailRequest, store: StoreDep, waiters: WaitersDep, caller: WorkerRole
+    task_id: TaskId, body: FailRequest, store: StoreDep, waiters: WaitersDep, caller: WorkerRole
 ) -> Task:
     """Record a failed attempt; the task is retried after a backoff while attempts remain."""
     require_token(caller, body.lease_token)
