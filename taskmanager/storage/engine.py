@@ -135,7 +135,7 @@ _MIGRATION_LOCK = {
 }
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to the newest revision; concurrent starts wait for each other."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -149,7 +149,7 @@ def migrate(engine: Engine) -> None:
         try:
             with conn.begin():
                 config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                command.upgrade(config, revision)
         finally:
             if lock is not None:
                 conn.execute(text(lock[1]))
