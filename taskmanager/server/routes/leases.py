@@ -61,9 +61,8 @@ async def claim_tasks(
         remaining = deadline - loop.time()
         if remaining <= 0:
             return []
-        due = await run_in_threadpool(store.next_due_at, request.task_types)
-        if due is not None:
-            delay = (due - store.clock.now()).total_seconds()
+        delay = await run_in_threadpool(_seconds_until_due, store, request.task_types)
+        if delay is not None:
             waiters.wake_at(delay, frozenset(request.task_types or ()) or None)
         timeout = min(remaining, waiters.recheck_seconds)
         woken = await waiters.wait(request.task_types, timeout, since)
@@ -71,6 +70,12 @@ async def claim_tasks(
             if woken:
                 waiters.notify(None)  # pass the wake-up on to a claim that is still listening
             return []
+
+
+def _seconds_until_due(store: Store, task_types: Sequence[str] | None) -> float | None:
+    """How long until a task may become claimable; in a thread, as the clock may do I/O."""
+    due = store.next_due_at(task_types)
+    return None if due is None else (due - store.clock.now()).total_seconds()
 
 
 @router.post("/tasks/claim", response_model=ClaimedTask | None, responses=errors())
