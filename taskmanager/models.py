@@ -65,6 +65,13 @@ def _plain_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _no_nul(value: str) -> str:
+    """PostgreSQL cannot store U+0000 in text, so no backend takes it: one answer everywhere."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
@@ -74,8 +81,12 @@ def _finite(value: float) -> float:
 UTCDateTime = Annotated[
     datetime, AfterValidator(_utc), PlainSerializer(_iso_z, return_type=str, when_used="json")
 ]
+# Every string a request carries is Text; strings inside JSON objects are kept as sent.
+Text = Annotated[str, AfterValidator(_no_nul)]
+TaskId = Text
 TaskType = Annotated[str, StringConstraints(pattern=TYPE_PATTERN)]
-WorkerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+WorkerId = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+Token = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_plain_json)]
 LeaseSeconds = Annotated[float, Field(ge=1, le=MAX_LEASE_SECONDS), AfterValidator(_finite)]
 Priority = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
@@ -95,7 +106,7 @@ class TaskCreate(Request):
     run_at: UTCDateTime | None = None
     delay_seconds: Annotated[float, Field(ge=0, le=MAX_DELAY_SECONDS)] | None = None
     max_attempts: MaxAttempts | None = None
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    idempotency_key: Token | None = None
 
     @model_validator(mode="after")
     def _one_schedule(self) -> TaskCreate:
@@ -159,29 +170,29 @@ class ClaimBatchRequest(ClaimRequest):
 
 class HeartbeatRequest(Request):
     worker_id: WorkerId
-    lease_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    lease_token: Token
     lease_seconds: LeaseSeconds | None = None
     progress: Annotated[float, Field(ge=0, le=100)] | None = None
-    message: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    message: Annotated[Text, StringConstraints(max_length=1000)] | None = None
 
 
 class CompleteRequest(Request):
     result: JsonObject | None = None
     worker_id: WorkerId | None = None
-    lease_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    lease_token: Token | None = None
 
 
 class FailRequest(Request):
-    error: Annotated[str, StringConstraints(max_length=65536)]
+    error: Annotated[Text, StringConstraints(max_length=65536)]
     retry: bool = True
     retry_delay_seconds: Annotated[float, Field(ge=0, le=MAX_DELAY_SECONDS)] | None = None
     worker_id: WorkerId | None = None
-    lease_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    lease_token: Token | None = None
 
 
 class CompleteItem(Request):
-    id: str
-    lease_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    id: TaskId
+    lease_token: Token
     result: JsonObject | None = None
 
 
@@ -256,7 +267,7 @@ class TaskTypeUpdate(Request):
     max_attempts: MaxAttempts | None = None
     lease_seconds: LeaseSeconds | None = None
     priority: Priority | None = None
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Annotated[Text, StringConstraints(max_length=2000)] | None = None
 
 
 class TaskTypeInfo(BaseModel):

@@ -33,8 +33,8 @@ def _admin_engine_url(url: str) -> str:
 
 
 @contextmanager
-def session_database(backend: str) -> Iterator[str]:
-    """A new, migrated database on the backend's server, dropped afterwards."""
+def server_database(backend: str) -> Iterator[str]:
+    """A new, empty database on the backend's server (no schema), dropped afterwards."""
     server_url = SERVER_URLS[backend]
     name = f"tm_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(_admin_engine_url(server_url), isolation_level="AUTOCOMMIT")
@@ -46,15 +46,21 @@ def session_database(backend: str) -> Iterator[str]:
             f"cannot reach the {backend} test server at {server_url!r} ({exc}); start it, or "
             f"run without it by setting that variable empty"
         ) from exc
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    store = open_store(url)
-    store.migrate()
-    store.close()
     try:
-        yield url
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         _drop(admin, backend, name)
         admin.dispose()
+
+
+@contextmanager
+def session_database(backend: str) -> Iterator[str]:
+    """A new, migrated database on the backend's server, dropped afterwards."""
+    with server_database(backend) as url:
+        store = open_store(url)
+        store.migrate()
+        store.close()
+        yield url
 
 
 def _drop(admin: object, backend: str, name: str) -> None:

@@ -22,7 +22,7 @@ from taskmanager.clock import ManualClock
 from taskmanager.server.app import create_app
 from taskmanager.server.settings import Settings
 from taskmanager.storage import SQLStore, open_store
-from tests.backends import BACKENDS, empty_tables, session_database
+from tests.backends import BACKENDS, empty_tables, server_database, session_database
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +65,16 @@ def db_url(
     url: str = request.getfixturevalue("server_databases")[backend]
     empty_tables(url)
     return url
+
+
+@pytest.fixture
+def blank_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A new database of the backend under test with no schema at all, not even Alembic's."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    with server_database(backend) as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -16,7 +16,7 @@ from taskmanager.cli.output import fail_with
 from taskmanager.cli.purge import purge
 from taskmanager.cli.tasks import stats, tasks
 from taskmanager.cli.worker import worker
-from taskmanager.errors import TaskManagerError
+from taskmanager.errors import TaskManagerError, Unavailable
 
 if TYPE_CHECKING:
     from taskmanager.server.settings import Settings
@@ -126,10 +126,13 @@ def _check_access(settings: Settings) -> None:
 
     try:
         store = open_store(settings.database_url)
-        allowed, message = access_at_start(store, settings)
-        store.close()
+        try:
+            store.check_server()  # refuses a server too old, when migrations did not run
+            allowed, message = access_at_start(store, settings)
+        finally:
+            store.close()
     except TaskManagerError as exc:
-        fail_with(exc)
+        _database_failed(settings.database_url, exc)
     if not allowed:
         click.echo(f"error: {message}", err=True)
         sys.exit(2)
@@ -170,10 +173,21 @@ def _migrate(url: str) -> None:
 
     try:
         store = open_store(url)
-        store.migrate()
-        store.close()
+        try:
+            store.migrate()
+        finally:
+            store.close()
     except TaskManagerError as exc:
-        fail_with(exc)
+        _database_failed(url, exc)
+
+
+def _database_failed(url: str, error: TaskManagerError) -> NoReturn:
+    """Exit 1 with one line: the database that cannot be reached, or why it was refused."""
+    if isinstance(error, Unavailable):
+        reason = getattr(error.__cause__, "orig", None) or error.message
+        click.echo(f"error: cannot reach the database {_redact(url)}: {reason}", err=True)
+        sys.exit(1)
+    fail_with(error)
 
 
 def _redact(url: str) -> str:

@@ -66,7 +66,7 @@ class Store(ABC):
 
     @abstractmethod
     def migrate(self) -> None:
-        """Create or upgrade the schema in place."""
+        """Create or upgrade the schema in place; refuse a server too old first, untouched."""
 
     @abstractmethod
     def check_server(self) -> list[str]:

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from taskmanager.errors import Unavailable, ValidationFailed
 
@@ -102,9 +103,14 @@ def is_retryable(exc: DBAPIError) -> bool:
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn a database that cannot be reached into `Unavailable`; nothing else is hidden."""
+    """Turn a database that cannot be reached, or no free connection, into `Unavailable`."""
     try:
         yield
+    except PoolTimeout as exc:
+        log.warning("no free database connection: %s", exc)
+        raise Unavailable(
+            "every database connection is busy; try again shortly", {"reason": "pool_timeout"}
+        ) from exc
     except OperationalError as exc:
         log.warning("database unavailable: %s", exc.orig)
         raise Unavailable(
@@ -129,7 +135,7 @@ _MIGRATION_LOCK = {
 }
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to the newest revision; concurrent starts wait for each other."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -143,7 +149,7 @@ def migrate(engine: Engine) -> None:
         try:
             with conn.begin():
                 config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                command.upgrade(config, revision)
         finally:
             if lock is not None:
                 conn.execute(text(lock[1]))

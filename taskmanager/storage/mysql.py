@@ -55,10 +55,15 @@ def durability_warnings(flush_log_at_trx_commit: int) -> list[str]:
     ]
 
 
-def check_server(conn: Connection) -> list[str]:
-    """Refuse servers too old for SKIP LOCKED; warn when commits are not flushed to disk."""
+def refuse_unsupported(conn: Connection) -> None:
+    """Refuse a server too old for SKIP LOCKED, before anything is written to it."""
     reason = refusal(str(conn.execute(text("SELECT VERSION()")).scalar_one()))
     if reason:
         raise ValidationFailed(reason)
+
+
+def check_server(conn: Connection) -> list[str]:
+    """Refuse servers too old for SKIP LOCKED; warn when commits are not flushed to disk."""
+    refuse_unsupported(conn)
     flush = conn.execute(text("SELECT @@innodb_flush_log_at_trx_commit")).scalar_one()
     return durability_warnings(int(flush))

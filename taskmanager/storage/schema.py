@@ -39,7 +39,7 @@ tasks = Table(
     Column("completed_at", Instant),
     Column("worker_id", String(200)),
     Column("result", LongText),
-    Column("error", Text),
+    Column("error", LongText),
     Column("attempts", Integer, nullable=False),
     Column("max_attempts", Integer, nullable=False),
     Column("lease_expires_at", Instant),

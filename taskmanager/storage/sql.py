@@ -142,6 +142,9 @@ class SQLStore(Store):
             return check(conn)
 
     def migrate(self) -> None:
+        if self.dialect in ("mysql", "mariadb"):  # a server we would refuse keeps its schema
+            with self._read() as conn:
+                mysql.refuse_unsupported(conn)
         migrate(self.engine)
 
     def watch(self, notify: Notify, active: Callable[[], bool], interval: float) -> Watch:

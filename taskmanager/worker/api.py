@@ -24,6 +24,11 @@ HAND_BACK_TIMEOUT_SECONDS = 5.0
 MAX_ERROR_LENGTH = 65536
 
 
+def error_text(error: str) -> str:
+    """An error as the API takes it: NUL (refused everywhere) shown as U+FFFD, then trimmed."""
+    return error.replace("\x00", "\ufffd")[:MAX_ERROR_LENGTH]
+
+
 class StartupFailed(Exception):
     """The API could not be reached at start: the message says what to check."""
 
@@ -124,7 +129,7 @@ class WorkerApi:
             "fail",
             lambda: self.client.fail(
                 task["id"],
-                error[:MAX_ERROR_LENGTH],
+                error_text(error),
                 retry=retry,
                 retry_delay_seconds=delay,
                 worker_id=self.worker_id,

@@ -11,6 +11,7 @@ from taskmanager import __version__
 from taskmanager.clock import ManualClock
 from taskmanager.server.app import create_app
 from taskmanager.server.settings import Settings
+from tests.api.conftest import MakeApi
 
 SPEC_ENDPOINTS = {
     ("get", "/api/health"),
@@ -54,6 +55,16 @@ def test_health_is_503_when_the_database_cannot_be_opened(
         assert failed.status_code == 503
         assert set(failed.json()) == {"error", "message", "details"}
         assert failed.json()["error"] == "unavailable"
+
+
+def test_a_pool_held_busy_answers_503_not_500(make_api: MakeApi) -> None:
+    api = make_api(db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.2)
+    with api.app.state.store.engine.connect():  # type: ignore[attr-defined]
+        for path in ("/api/tasks", "/api/health"):
+            response = api.get(path)
+            assert response.status_code == 503, (path, response.text)
+        assert api.get("/api/tasks").json()["error"] == "unavailable"
+    assert api.get("/api/health").status_code == 200
 
 
 def operations(api: TestClient) -> set[tuple[str, str]]:

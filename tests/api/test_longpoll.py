@@ -148,3 +148,34 @@ def test_waiter_gets_a_delayed_task_when_it_comes_due(db_url: str, clock: Manual
         assert claimed["id"] == task["id"]
 
     run(db_url, clock, scenario)
+
+
+class LoopWatchingClock(ManualClock):
+    """A manual clock that counts the reads made on a running event loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_loop = 0
+
+    def now(self) -> Any:
+        try:
+            asyncio.get_running_loop()
+            self.on_loop += 1
+        except RuntimeError:
+            pass
+        return super().now()
+
+
+def test_a_waiting_claim_reads_the_clock_off_the_event_loop(db_url: str) -> None:
+    # The database clock may reconnect to measure itself: never where it blocks every request.
+    clock = LoopWatchingClock()
+
+    async def scenario(client: Client) -> None:
+        created = await client.post("/api/tasks", json={"type": "later.job", "delay_seconds": 60})
+        assert created.status_code == 201
+        body = {"worker_id": "w1", "wait_seconds": 0.2}
+        claimed = await client.post("/api/tasks/claim", json=body)
+        assert claimed.status_code == 200 and claimed.json() is None
+
+    run(db_url, clock, scenario)
+    assert clock.on_loop == 0

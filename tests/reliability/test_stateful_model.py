@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from hypothesis.stateful import (
 from taskmanager.clock import ManualClock
 from taskmanager.server.app import create_app
 from taskmanager.server.settings import Settings
+from tests.backends import empty_tables
 from tests.reliability.queue_model import (
     ModelTask,
     QueueModel,
@@ -43,17 +45,37 @@ def _instant(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-class QueueMachine(RuleBasedStateMachine):
-    """Drives the real app (in process, on SQLite, with a manual clock) and the model together."""
+class FreshDatabase:
+    """An empty, migrated database for each run of the machine, on the backend under test."""
 
-    def __init__(self, template: Path, workdir: Path, number: int) -> None:
+    def __init__(self, template: Path, workdir: Path, server_url: str | None) -> None:
+        self.template, self.workdir, self.server_url = template, workdir, server_url
+        self.numbers = itertools.count()
+        self.path: Path | None = None
+
+    def make(self) -> str:
+        if self.server_url is not None:
+            empty_tables(self.server_url)
+            return self.server_url
+        self.path = self.workdir / f"model-{next(self.numbers)}.db"
+        shutil.copy(self.template, self.path)
+        return f"sqlite:///{self.path}"
+
+    def remove(self) -> None:
+        for suffix in ("", "-wal", "-shm") if self.path else ():
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+
+class QueueMachine(RuleBasedStateMachine):
+    """Drives the real app (in process, on an empty database, with a manual clock) and the
+    model together."""
+
+    def __init__(self, database: FreshDatabase) -> None:
         super().__init__()
-        path = workdir / f"model-{number}.db"
-        shutil.copy(template, path)
-        self.path = path
+        self.database = database
         self.clock = ManualClock()
         app = create_app(
-            Settings(database_url=f"sqlite:///{path}", migrate_on_start=False), clock=self.clock
+            Settings(database_url=database.make(), migrate_on_start=False), clock=self.clock
         )
         self.api = TestClient(app, raise_server_exceptions=False)
         self.api.__enter__()
@@ -61,8 +83,7 @@ class QueueMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.api.__exit__(None, None, None)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self.database.remove()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -226,10 +247,15 @@ class QueueMachine(RuleBasedStateMachine):
             assert actual == task.visible(), task.id
 
 
-def test_database_always_equals_the_model(migrated_template: Path, tmp_path: Path) -> None:
-    numbers = itertools.count()
+def test_database_always_equals_the_model(
+    backend: str, migrated_template: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    server_url = (
+        None if backend == "sqlite" else request.getfixturevalue("server_databases")[backend]
+    )
+    database = FreshDatabase(migrated_template, tmp_path, server_url)
     run_state_machine_as_test(
-        lambda: QueueMachine(migrated_template, tmp_path, next(numbers)),
+        lambda: QueueMachine(database),
         settings=settings(
             max_examples=20,
             stateful_step_count=30,

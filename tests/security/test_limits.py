@@ -77,10 +77,8 @@ def test_a_flood_is_told_to_slow_down_and_may_come_back(
 
 
 @pytest.fixture
-def tight_server(tmp_path: Path) -> Iterator[LiveServer]:
-    server = start_server(
-        tmp_path, f"sqlite:///{tmp_path}/limits.db", TASKMANAGER_MAX_BODY_BYTES=str(LIMIT)
-    )
+def tight_server(tmp_path: Path, db_url: str) -> Iterator[LiveServer]:
+    server = start_server(tmp_path, db_url, TASKMANAGER_MAX_BODY_BYTES=str(LIMIT))
     yield server
     server.stop()
 

@@ -102,6 +102,29 @@ def test_retry_permanent_error_and_unexpected_exception(inprocess: InProcess) ->
     assert env["status"] == "pending" and env["error"] == "service down"
 
 
+def test_an_error_with_a_nul_and_no_end_is_reported_all_the_same(inprocess: InProcess) -> None:
+    worker = Worker(examples=False)
+
+    @worker.handler("t.binary")
+    def binary(params: dict[str, Any]) -> None:
+        raise PermanentError("bad\x00byte " + "x" * 70_000)
+
+    ids: list[str] = []
+
+    async def scenario(client: AsyncClient) -> None:
+        ids.extend(await create(client, ("t.binary", {})))
+
+    async def main() -> dict[str, Any]:
+        assert await inprocess.run(worker, config(max_runs=1), scenario) == 0
+        async with inprocess.app.router.lifespan_context(inprocess.app), inprocess.client() as c:
+            return await c.get_task(ids[0])
+
+    task = asyncio.run(main())
+    assert task["status"] == "failed"
+    assert task["error"].startswith("bad\ufffdbyte xxx")
+    assert len(task["error"]) == 65536
+
+
 def test_concurrency_claims_in_batches(inprocess: InProcess) -> None:
     worker = Worker(examples=False)
     running: list[int] = [0, 0]  # now, most at once

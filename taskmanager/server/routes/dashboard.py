@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from taskmanager import __version__
+from taskmanager.models import TaskId
 from taskmanager.status import TaskStatus
 
 HERE = Path(__file__).resolve().parent.parent / "dashboard"
@@ -49,7 +50,7 @@ def task_list(request: Request) -> HTMLResponse:
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
-def task_page(request: Request, task_id: str) -> HTMLResponse:
+def task_page(request: Request, task_id: TaskId) -> HTMLResponse:
     """One task: fields, params, result, error, history; cancel and retry."""
     return _page(request, "task.html", "task", task_id=task_id)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from taskmanager.errors import TaskNotFound
-from taskmanager.models import QueueHistory, QueueOverview, TaskHistory
+from taskmanager.models import QueueHistory, QueueOverview, TaskHistory, TaskId
 from taskmanager.server.auth import Reader
 from taskmanager.server.deps import StoreDep, errors
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["monitoring"])
 
 
 @router.get("/tasks/{task_id}/history", response_model=TaskHistory, responses=errors(TaskNotFound))
-def task_history(task_id: str, store: StoreDep, _: Reader) -> TaskHistory:
+def task_history(task_id: TaskId, store: StoreDep, _: Reader) -> TaskHistory:
     """Everything that happened to a task: creation, each claim, failures, completion, retries."""
     return TaskHistory(task_id=task_id, events=store.task_events(task_id))
 

@@ -21,6 +21,7 @@ from taskmanager.models import (
     FailRequest,
     HeartbeatRequest,
     Task,
+    TaskId,
 )
 from taskmanager.server import instruments
 from taskmanager.server.auth import WorkerRole, require_token
@@ -60,9 +61,8 @@ async def claim_tasks(
         remaining = deadline - loop.time()
         if remaining <= 0:
             return []
-        due = await run_in_threadpool(store.next_due_at, request.task_types)
-        if due is not None:
-            delay = (due - store.clock.now()).total_seconds()
+        delay = await run_in_threadpool(_seconds_until_due, store, request.task_types)
+        if delay is not None:
             waiters.wake_at(delay, frozenset(request.task_types or ()) or None)
         timeout = min(remaining, waiters.recheck_seconds)
         woken = await waiters.wait(request.task_types, timeout, since)
@@ -70,6 +70,12 @@ async def claim_tasks(
             if woken:
                 waiters.notify(None)  # pass the wake-up on to a claim that is still listening
             return []
+
+
+def _seconds_until_due(store: Store, task_types: Sequence[str] | None) -> float | None:
+    """How long until a task may become claimable; in a thread, as the clock may do I/O."""
+    due = store.next_due_at(task_types)
+    return None if due is None else (due - store.clock.now()).total_seconds()
 
 
 @router.post("/tasks/claim", response_model=ClaimedTask | None, responses=errors())
@@ -95,7 +101,7 @@ async def claim_batch(
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
-def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep, _: WorkerRole) -> Task:
+def heartbeat(task_id: TaskId, body: HeartbeatRequest, store: StoreDep, _: WorkerRole) -> Task:
     """Extend the lease and report progress; 409 tells the worker to stop."""
     return store.heartbeat(task_id, body)
 
@@ -105,7 +111,7 @@ def heartbeat(task_id: str, body: HeartbeatRequest, store: StoreDep, _: WorkerRo
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled, InvalidState),
 )
-def complete(task_id: str, body: CompleteRequest, store: StoreDep, caller: WorkerRole) -> Task:
+def complete(task_id: TaskId, body: CompleteRequest, store: StoreDep, caller: WorkerRole) -> Task:
     """Record the result of a task the caller holds."""
     require_token(caller, body.lease_token)
     task = store.complete(task_id, body.result, body.worker_id, body.lease_token)
@@ -119,7 +125,7 @@ def complete(task_id: str, body: CompleteRequest, store: StoreDep, caller: Worke
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
 def fail(
-    task_id: str, body: FailRequest, store: StoreDep, waiters: WaitersDep, caller: WorkerRole
+    task_id: TaskId, body: FailRequest, store: StoreDep, waiters: WaitersDep, caller: WorkerRole
 ) -> Task:
     """Record a failed attempt; the task is retried after a backoff while attempts remain."""
     require_token(caller, body.lease_token)

@@ -7,7 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from taskmanager.errors import Conflict, InvalidState, TaskNotFound, ValidationFailed
-from taskmanager.models import TYPE_PATTERN, Task, TaskBatch, TaskBatchCreate, TaskCreate, TaskList
+from taskmanager.models import (
+    TYPE_PATTERN,
+    Task,
+    TaskBatch,
+    TaskBatchCreate,
+    TaskCreate,
+    TaskId,
+    TaskList,
+    WorkerId,
+)
 from taskmanager.server.auth import Admin, Producer, Reader
 from taskmanager.server.deps import SettingsDep, StoreDep, WaitersDep, errors
 from taskmanager.server.longpoll import announce
@@ -60,7 +69,7 @@ def list_tasks(
     _: Reader,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
     type_: Annotated[str | None, Query(alias="type", pattern=TYPE_PATTERN)] = None,
-    worker_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    worker_id: Annotated[WorkerId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> TaskList:
@@ -75,7 +84,7 @@ def list_tasks(
 
 
 @router.get("/tasks/{task_id}", response_model=Task, responses=errors(TaskNotFound))
-def get_task(task_id: str, store: StoreDep, _: Reader) -> Task:
+def get_task(task_id: TaskId, store: StoreDep, _: Reader) -> Task:
     """One task."""
     return store.get_task(task_id)
 
@@ -83,7 +92,7 @@ def get_task(task_id: str, store: StoreDep, _: Reader) -> Task:
 @router.post(
     "/tasks/{task_id}/cancel", response_model=Task, responses=errors(TaskNotFound, InvalidState)
 )
-def cancel_task(task_id: str, store: StoreDep, _: Admin) -> Task:
+def cancel_task(task_id: TaskId, store: StoreDep, _: Admin) -> Task:
     """Cancel a pending or processing task; its worker learns of it on its next heartbeat."""
     return store.cancel(task_id)
 
@@ -91,7 +100,7 @@ def cancel_task(task_id: str, store: StoreDep, _: Admin) -> Task:
 @router.post(
     "/tasks/{task_id}/retry", response_model=Task, responses=errors(TaskNotFound, InvalidState)
 )
-def retry_task(task_id: str, store: StoreDep, waiters: WaitersDep, _: Admin) -> Task:
+def retry_task(task_id: TaskId, store: StoreDep, waiters: WaitersDep, _: Admin) -> Task:
     """Send a failed or cancelled task back to pending with its attempts reset."""
     task = store.retry(task_id)
     announce(waiters, [task], store.clock.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from taskmanager.errors import NotFound
-from taskmanager.models import QueueStats, WorkerList, WorkerStats
+from taskmanager.models import QueueStats, WorkerId, WorkerList, WorkerStats
 from taskmanager.server.auth import Reader
 from taskmanager.server.deps import StoreDep, errors
 
@@ -19,7 +19,7 @@ def list_workers(store: StoreDep, _: Reader) -> WorkerList:
 
 
 @router.get("/workers/{worker_id}/stats", response_model=WorkerStats, responses=errors(NotFound))
-def worker_stats(worker_id: str, store: StoreDep, _: Reader) -> WorkerStats:
+def worker_stats(worker_id: WorkerId, store: StoreDep, _: Reader) -> WorkerStats:
     """One worker's counters, average processing time and current tasks."""
     return store.worker_stats(worker_id)
 
