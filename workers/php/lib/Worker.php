@@ -154,7 +154,7 @@ class Worker
                 $this->claimCutOff = true;
                 return null;
             }
-            $this->failRun(sprintf('the API refused to hand out tasks: %s (%s)', $e->getMessage(), $e->getErrorCode()));
+            $this->failRun(sprintf('the API refused to hand out tasks: %s (%s)%s', $e->getMessage(), $e->getErrorCode(), self::keyHint($e)));
         }
         return null;
     }
@@ -174,6 +174,13 @@ class Worker
             $this->inHand = null;
         }
         $this->record($run, $outcome);
+    }
+
+    /** What to check when the API refuses the worker's key ('' for other errors). */
+    private static function keyHint(\TaskManagerException $e): string
+    {
+        $refused = in_array($e->getErrorCode(), ['unauthorized', 'forbidden'], true);
+        return $refused ? '; check --api-key (TASKMANAGER_API_KEY): a worker needs a key of role worker' : '';
     }
 
     private function record(TaskRun $run, Outcome $outcome): void
