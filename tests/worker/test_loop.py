@@ -165,40 +165,48 @@ def test_cancellation_is_noticed_on_heartbeat(inprocess: InProcess) -> None:
     assert sorted(events) == ["async handler cancelled", "sync handler told: TaskCancelled"]
 
 
+LEASE_SECONDS = 1.0  # the shortest lease the API grants
+
+
 @pytest.mark.slow
-def test_heartbeats_keep_a_long_task_past_its_lease(inprocess: InProcess) -> None:
+def test_heartbeats_keep_a_task_of_ten_leases(inprocess: InProcess) -> None:
     worker = Worker(examples=False)
 
     @worker.handler("t.long")
     async def long(params: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(5 * LEASE_SECONDS)
         ctx.progress(50, "half way")
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(5 * LEASE_SECONDS)
         return {"done": True}
 
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"tries": 0}
 
     async def scenario(client: AsyncClient) -> None:
-        await client.put_task_type("t.long", lease_seconds=2)
+        await client.put_task_type("t.long", lease_seconds=LEASE_SECONDS)
         [task_id] = await create(client, ("t.long", {}))
-
-        async def half_way() -> dict[str, Any] | None:
-            task = await client.get_task(task_id)
-            return task if task["progress"] == 50 else None
-
-        found["half"] = await until(half_way)
-        # Another worker looking for work must not get the task while it runs.
-        assert await client.claim("thief", task_types=["t.long"], wait_seconds=1) is None
 
         async def done() -> dict[str, Any] | None:
             task = await client.get_task(task_id)
+            if task["progress"] == 50:
+                found["half"] = task
             return task if task["status"] == "completed" else None
 
-        found["done"] = await until(done)
+        # Another worker looking for work all along must never get the task while it runs.
+        async with asyncio.timeout(30 * LEASE_SECONDS):
+            while not (finished := await done()):
+                stolen = await client.claim("thief", task_types=["t.long"])
+                assert stolen is None, "another worker got the task while its handler ran"
+                found["tries"] += 1
+                await asyncio.sleep(LEASE_SECONDS / 4)
+        found["done"] = finished
 
+    started = time.monotonic()
     assert asyncio.run(inprocess.run(worker, config(max_runs=1), scenario)) == 0
+    assert time.monotonic() - started >= 10 * LEASE_SECONDS
+    assert found["tries"] > 30
     assert found["half"]["progress_message"] == "half way"
     assert found["done"]["attempts"] == 1 and found["done"]["result"] == {"done": True}
+    assert found["done"]["worker_id"] == "test-worker"
 
 
 def test_survives_an_api_outage(inprocess: InProcess, fast_backoff: None) -> None:
