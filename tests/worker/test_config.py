@@ -103,3 +103,13 @@ def test_help_and_docs_list_every_option() -> None:
         assert f"`{option.flag}`" in readme and f"`{option.env}`" in readme
         assert f"`{option.env}`" in guide
         assert f"{option.env}=" in example
+
+
+def test_a_ca_bundle_that_is_not_pem_is_refused_at_start(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match=r"TASKMANAGER_CA_BUNDLE \(environment\): .* no certif"):
+        load_config({}, {"TASKMANAGER_CA_BUNDLE": str(bundle)})
+    result = CliRunner().invoke(build_command(), ["--ca-bundle", str(bundle)])
+    assert result.exit_code == 2
+    assert "error: --ca-bundle:" in result.output and "Traceback" not in result.output
