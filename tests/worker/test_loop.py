@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -65,6 +66,10 @@ def test_retry_permanent_error_and_unexpected_exception(inprocess: InProcess) ->
     def later(params: dict[str, Any]) -> None:
         raise Retry("not yet", delay_seconds=120)
 
+    @worker.handler("t.retry_in")
+    def in_five_minutes(params: dict[str, Any]) -> None:
+        raise Retry(300)  # a number alone is the delay
+
     @worker.handler("t.permanent")
     def never(params: dict[str, Any]) -> None:
         raise PermanentError("bad params")
@@ -83,23 +88,33 @@ def test_retry_permanent_error_and_unexpected_exception(inprocess: InProcess) ->
     async def scenario(client: AsyncClient) -> None:
         ids.extend(
             await create(
-                client, ("t.retry", {}), ("t.permanent", {}), ("t.crash", {}), ("t.envelope", {})
+                client,
+                ("t.retry", {}),
+                ("t.permanent", {}),
+                ("t.crash", {}),
+                ("t.envelope", {}),
+                ("t.retry_in", {}),
             )
         )
 
     async def main() -> None:
-        assert await inprocess.run(worker, config(max_runs=4, concurrency=2), scenario) == 0
+        assert await inprocess.run(worker, config(max_runs=5, concurrency=2), scenario) == 0
         async with inprocess.app.router.lifespan_context(inprocess.app), inprocess.client() as c:
             found.extend([await c.get_task(task_id) for task_id in ids])
 
     asyncio.run(main())
-    retry, permanent, crash_task, env = found
+    retry, permanent, crash_task, env, retry_in = found
     assert retry["status"] == "pending" and retry["error"] == "not yet"
     assert retry["attempts"] == 1 and retry["run_at"] > retry["created_at"]
     assert permanent["status"] == "failed" and permanent["error"] == "bad params"
     assert permanent["attempts"] == 1
     assert crash_task["status"] == "pending" and crash_task["error"] == "ZeroDivisionError: oops"
     assert env["status"] == "pending" and env["error"] == "service down"
+    assert (retry_in["status"], retry_in["error"]) == ("pending", "retry requested")
+    delay = datetime.fromisoformat(retry_in["run_at"]) - datetime.fromisoformat(
+        retry_in["created_at"]
+    )
+    assert 290 < delay.total_seconds() < 320
 
 
 def test_concurrency_claims_in_batches(inprocess: InProcess) -> None:
