@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export TASKMANAGER_TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/test
 export TASKMANAGER_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test check lint format pytest clean php-check reliability
+.PHONY: run test check lint format pytest clean php-check reliability wheel worker-bundle
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,25 @@ php-check: $(PHP_TOOLS)/node_modules/.installed
 	@echo "php -l: $(words $(PHP_FILES)) file(s) without syntax errors"
 	node $(PHP_TOOLS)/check-php74.js $(PHP_FILES)
 	cd $(PHP_DIR) && phpunit --do-not-cache-result
+
+## The taskmanager package as a wheel in dist/, to install where there is no checkout.
+WHEEL_DIR ?= dist
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --quiet --no-deps -w $(WHEEL_DIR) .
+	rm -rf build
+
+## The Python worker as a directory to copy anywhere (e.g. /opt/worker): worker.py,
+## test_worker.py, worker.conf.example, the wheel, and a requirements.txt that installs it.
+WORKER_BUNDLE ?= dist/python-worker
+worker-bundle: $(STAMP)
+	rm -rf $(WORKER_BUNDLE) && mkdir -p $(WORKER_BUNDLE)/wheels
+	$(MAKE) --no-print-directory wheel WHEEL_DIR=$(WORKER_BUNDLE)/wheels
+	cp workers/python/worker.py workers/python/test_worker.py workers/python/worker.conf.example $(WORKER_BUNDLE)/
+	cd $(WORKER_BUNDLE) && { \
+	  echo "# taskmanager is not on PyPI: install it from the wheel beside this file (run pip from here)."; \
+	  echo "# Its dependencies come from your package index as usual."; \
+	  ls wheels/taskmanager-*.whl | sed 's|^|./|'; } > requirements.txt
+	@echo "$(WORKER_BUNDLE): copy it to the worker host, then pip install -r requirements.txt there"
 
 format: $(STAMP)
 	$(BIN)/ruff format taskmanager tests workers

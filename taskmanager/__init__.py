@@ -1,10 +1,78 @@
-"""TaskManager: a central task queue with an HTTP API."""
+"""TaskManager: a central task queue with an HTTP API.
+
+The SDK is importable from here: `from taskmanager import Client, Worker, Retry, LeaseLost`.
+The names load on first use, so that `import taskmanager` (the server, the CLI) stays cheap.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("taskmanager")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
+
+if TYPE_CHECKING:
+    from taskmanager.client import AsyncClient, Client
+    from taskmanager.errors import (
+        Conflict,
+        Forbidden,
+        InvalidState,
+        LeaseLost,
+        NotFound,
+        PayloadTooLarge,
+        RateLimited,
+        TaskCancelled,
+        TaskManagerError,
+        TaskNotFound,
+        Unauthorized,
+        Unavailable,
+        ValidationFailed,
+    )
+    from taskmanager.worker import PermanentError, Retry, TaskContext, Worker
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "Conflict",
+    "Forbidden",
+    "InvalidState",
+    "LeaseLost",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermanentError",
+    "RateLimited",
+    "Retry",
+    "TaskCancelled",
+    "TaskContext",
+    "TaskManagerError",
+    "TaskNotFound",
+    "Unauthorized",
+    "Unavailable",
+    "ValidationFailed",
+    "Worker",
+    "__version__",
+]
+_CLIENT = {"Client", "AsyncClient"}
+_WORKER = {"Worker", "TaskContext", "Retry", "PermanentError"}
+
+
+def _home(name: str) -> str:
+    if name in _CLIENT:
+        return "taskmanager.client"
+    return "taskmanager.worker" if name in _WORKER else "taskmanager.errors"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'taskmanager' has no attribute {name!r}")
+    value = getattr(import_module(_home(name)), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

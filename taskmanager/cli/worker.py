@@ -30,8 +30,17 @@ def _option_decorators() -> list[Any]:
     for option in OPTIONS:
         help_text = f"{option.help}  [env {option.env}; default: {option.default}]"
         if option.field == "debug":
+            # `--debug` alone means true; `--debug=false` too is accepted, as the PHP worker does.
             decorators.append(
-                click.option(option.flag, option.field, is_flag=True, default=None, help=help_text)
+                click.option(
+                    option.flag,
+                    option.field,
+                    is_flag=False,
+                    flag_value="true",
+                    default=None,
+                    metavar="[true|false]",
+                    help=help_text,
+                )
             )
         else:
             decorators.append(

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from taskmanager.client import AsyncClient
-from taskmanager.errors import RateLimited, TaskManagerError, Unavailable
+from taskmanager.errors import Forbidden, RateLimited, TaskManagerError, Unauthorized, Unavailable
 from taskmanager.worker.completions import Completions
 from taskmanager.worker.config import WorkerConfig
 from taskmanager.worker.resilience import CircuitBreaker, backoff_delay
@@ -36,6 +36,13 @@ class StartupFailed(Exception):
 def is_transient(exc: TaskManagerError) -> bool:
     """Worth retrying unchanged: network errors, 503, 429 and unknown server errors."""
     return isinstance(exc, Unavailable | RateLimited) or type(exc) is TaskManagerError
+
+
+def key_hint(exc: TaskManagerError) -> str:
+    """What to check when the API refuses the worker's key ("" for other errors)."""
+    if isinstance(exc, Unauthorized | Forbidden):
+        return "; check --api-key (TASKMANAGER_API_KEY): a worker needs a key of role worker"
+    return ""
 
 
 class WorkerApi:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,6 +115,10 @@ def _ca_bundle(text: str) -> str:
     path = Path(text.strip()).expanduser()
     if not path.is_file():
         raise ValueError(f"no such file: {text.strip()!r} (a PEM file of trusted certificates)")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"{text.strip()!r} holds no certificate in PEM form ({exc})") from None
     return str(path)
 
 

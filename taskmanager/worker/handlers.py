@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,9 +19,23 @@ Handler = Callable[..., Any]
 
 
 class Retry(Exception):
-    """Raise from a handler to fail this attempt and run the task again after `delay_seconds`."""
+    """Raise from a handler to fail this attempt and run the task again after `delay_seconds`.
 
-    def __init__(self, message: str = "retry requested", delay_seconds: float | None = None):
+    `Retry(30)` waits 30 s, `Retry("why")` leaves the delay to the server's backoff, and
+    `Retry("why", 30)` or `Retry("why", delay_seconds=30)` give both.
+    """
+
+    def __init__(
+        self, message: str | float = "retry requested", delay_seconds: float | None = None
+    ) -> None:
+        if isinstance(message, bool) or isinstance(delay_seconds, bool):
+            raise TypeError("Retry takes a message and a delay in seconds, not a boolean")
+        if not isinstance(message, str):
+            if delay_seconds is not None:
+                raise TypeError("Retry(delay) or Retry(message, delay), not two delays")
+            message, delay_seconds = "retry requested", float(message)
+        if delay_seconds is not None and not 0 <= delay_seconds < math.inf:
+            raise ValueError(f"Retry delay must be 0 seconds or more, got {delay_seconds!r}")
         super().__init__(message)
         self.delay_seconds = delay_seconds
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from taskmanager.client import AsyncClient
 from taskmanager.errors import InvalidState, LeaseLost, TaskCancelled, TaskManagerError
-from taskmanager.worker.api import StartupFailed, WorkerApi
+from taskmanager.worker.api import StartupFailed, WorkerApi, key_hint
 from taskmanager.worker.config import WorkerConfig
 from taskmanager.worker.execution import Outcome, TaskRun
 from taskmanager.worker.handlers import Registry
@@ -118,7 +118,8 @@ class Runner:
         except TooManyErrors as exc:
             self._fail_run(str(exc))
         except TaskManagerError as exc:
-            self._fail_run(f"the API refused to hand out tasks: {exc.message} ({exc.code})")
+            refusal = f"{exc.message} ({exc.code}){key_hint(exc)}"
+            self._fail_run(f"the API refused to hand out tasks: {refusal}")
         return []
 
     def _start(self, task: dict[str, Any]) -> None:

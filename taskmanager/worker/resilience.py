@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
@@ -43,24 +44,27 @@ class CircuitBreaker:
         *,
         threshold: int = BREAKER_THRESHOLD,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` answers seconds on a steady scale (tests pass one they move by hand)."""
         self.max_consecutive_errors = max_consecutive_errors
         self.threshold = threshold
         self.failures = 0
         self.last_error: str | None = None
         self._open_until = 0.0
         self._rng = rng or random.Random()
+        self._clock = clock
 
     @property
     def is_open(self) -> bool:
-        return time.monotonic() < self._open_until
+        return self._clock() < self._open_until
 
     @property
     def exhausted(self) -> bool:
         return self.failures >= self.max_consecutive_errors
 
     def open_seconds(self) -> float:
-        return max(0.0, self._open_until - time.monotonic())
+        return max(0.0, self._open_until - self._clock())
 
     async def wait(self) -> None:
         """Wait while the breaker is open."""
@@ -79,7 +83,7 @@ class CircuitBreaker:
         self.last_error = error
         if self.failures >= self.threshold:
             pause = backoff_delay(self.failures - self.threshold, rng=self._rng)
-            self._open_until = max(self._open_until, time.monotonic() + pause)
+            self._open_until = max(self._open_until, self._clock() + pause)
         if self.exhausted:
             raise TooManyErrors(
                 f"giving up after {self.failures} consecutive API errors; last: {error}"

@@ -25,7 +25,8 @@ PHP_PROBLEMS = ("PHP Warning", "PHP Notice", "PHP Deprecated", "PHP Fatal", "Sta
     [
         (["--poll-interval=abc"], "--poll-interval: must be a number, got 'abc'"),
         (["--max-runs=-3"], "--max-runs: must be a whole number from 0"),
-        (["--concurrency=4"], "--concurrency: the PHP worker runs one task at a time"),
+        (["--concurrency=0"], "--concurrency: must be a whole number from 1 to 100, got 0"),
+        (["--ca-bundle=/nonexistent/ca.pem"], "--ca-bundle: no such file: '/nonexistent/ca.pem'"),
         (["--api-url=localhost:8000"], "--api-url: must be an http:// or https:// URL"),
         (["--task-types=myapp.unknown"], "TASK_TYPES: no handler for myapp.unknown"),
         (["--debug=perhaps"], "--debug: must be true or false"),

@@ -15,6 +15,7 @@ import pytest
 
 from taskmanager.client import Client
 from tests.conftest import free_port
+from tests.php.conftest import PHP, PHP_DIR
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
@@ -70,23 +71,30 @@ def test_https_is_served_and_clients_verify_it(https_server: tuple[str, Path]) -
         assert client.health()["status"] == "ok"
 
 
-def _worker(api_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "taskmanager", "worker", "--api-url", api_url,
-               "--max-runs", "1", "--poll-interval", "5", *extra]  # fmt: skip
+def _worker(kind: str, api_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "taskmanager", "worker"]
+    if kind == "php":
+        command = [PHP or "php", str(PHP_DIR / "worker.php")]
+    args = [f"--api-url={api_url}", "--max-runs=1", "--poll-interval=5", *extra]
     env = {k: v for k, v in os.environ.items() if k != "TASKMANAGER_CA_BUNDLE"}
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.parametrize(
+    "kind", ["python", pytest.param("php", marks=pytest.mark.skipif(PHP is None, reason="no php"))]
+)
 def test_the_worker_trusts_a_given_ca_bundle_and_nothing_else(
-    https_server: tuple[str, Path],
+    https_server: tuple[str, Path], kind: str
 ) -> None:
     api_url, cert = https_server
     with Client(api_url, verify=str(cert)) as client:
         task = client.create_task("example.echo", {"message": "over TLS"})
-        refused = _worker(api_url)
-        assert refused.returncode != 0
-        assert "Traceback" not in refused.stderr
+        refused = _worker(kind, api_url)
+        assert refused.returncode == 1
+        assert f"the TaskManager API at {api_url} is not reachable" in refused.stderr
+        assert "certificate" in refused.stderr.lower()
+        assert "Traceback" not in refused.stderr and "PHP Warning" not in refused.stderr
         assert client.get_task(task["id"])["status"] == "pending"
-        done = _worker(api_url, "--ca-bundle", str(cert))
+        done = _worker(kind, api_url, f"--ca-bundle={cert}")
         assert done.returncode == 0, done.stderr
         assert client.get_task(task["id"])["status"] == "completed"

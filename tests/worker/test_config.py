@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
 
 from taskmanager.cli.worker import build_command
-from taskmanager.worker import ConfigError, WorkerConfig, load_config
+from taskmanager.worker import ConfigError, Worker, WorkerConfig, load_config
 from taskmanager.worker.config import OPTIONS
 from tests.worker.conftest import ROOT
 
@@ -103,3 +104,52 @@ def test_help_and_docs_list_every_option() -> None:
         assert f"`{option.flag}`" in readme and f"`{option.env}`" in readme
         assert f"`{option.env}`" in guide
         assert f"{option.env}=" in example
+
+
+def test_a_ca_bundle_that_is_not_pem_is_refused_at_start(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match=r"TASKMANAGER_CA_BUNDLE \(environment\): .* no certif"):
+        load_config({}, {"TASKMANAGER_CA_BUNDLE": str(bundle)})
+    result = CliRunner().invoke(build_command(), ["--ca-bundle", str(bundle)])
+    assert result.exit_code == 2
+    assert "error: --ca-bundle:" in result.output and "Traceback" not in result.output
+
+
+class _Recorder(Worker):
+    """A worker that notes the configuration it was given instead of running."""
+
+    seen: ClassVar[list[WorkerConfig]] = []
+
+    def run(self, config: WorkerConfig) -> int:
+        self.seen.append(config)
+        return 0
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "debug"),
+    [
+        ([], {}, False),
+        (["--debug"], {}, True),
+        (["--debug=true"], {}, True),
+        (["--debug=false"], {}, False),
+        (["--debug=0"], {}, False),
+        (["--debug", "--max-runs=1"], {}, True),
+        (["--debug=false"], {"DEBUG": "true"}, False),
+        (["--debug"], {"DEBUG": "false"}, True),
+        ([], {"DEBUG": "yes"}, True),
+    ],
+)
+def test_debug_is_a_switch_or_takes_true_or_false(
+    args: list[str], env: dict[str, str], debug: bool
+) -> None:
+    _Recorder.seen.clear()
+    result = CliRunner().invoke(build_command(_Recorder()), args, env={"DEBUG": None, **env})
+    assert result.exit_code == 0, result.output
+    assert [config.debug for config in _Recorder.seen] == [debug]
+
+
+def test_debug_with_another_word_is_refused() -> None:
+    result = CliRunner().invoke(build_command(_Recorder()), ["--debug=perhaps"])
+    assert result.exit_code == 2
+    assert "error: --debug: must be true or false, got 'perhaps'" in result.output

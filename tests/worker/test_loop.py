@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -65,6 +66,10 @@ def test_retry_permanent_error_and_unexpected_exception(inprocess: InProcess) ->
     def later(params: dict[str, Any]) -> None:
         raise Retry("not yet", delay_seconds=120)
 
+    @worker.handler("t.retry_in")
+    def in_five_minutes(params: dict[str, Any]) -> None:
+        raise Retry(300)  # a number alone is the delay
+
     @worker.handler("t.permanent")
     def never(params: dict[str, Any]) -> None:
         raise PermanentError("bad params")
@@ -83,23 +88,33 @@ def test_retry_permanent_error_and_unexpected_exception(inprocess: InProcess) ->
     async def scenario(client: AsyncClient) -> None:
         ids.extend(
             await create(
-                client, ("t.retry", {}), ("t.permanent", {}), ("t.crash", {}), ("t.envelope", {})
+                client,
+                ("t.retry", {}),
+                ("t.permanent", {}),
+                ("t.crash", {}),
+                ("t.envelope", {}),
+                ("t.retry_in", {}),
             )
         )
 
     async def main() -> None:
-        assert await inprocess.run(worker, config(max_runs=4, concurrency=2), scenario) == 0
+        assert await inprocess.run(worker, config(max_runs=5, concurrency=2), scenario) == 0
         async with inprocess.app.router.lifespan_context(inprocess.app), inprocess.client() as c:
             found.extend([await c.get_task(task_id) for task_id in ids])
 
     asyncio.run(main())
-    retry, permanent, crash_task, env = found
+    retry, permanent, crash_task, env, retry_in = found
     assert retry["status"] == "pending" and retry["error"] == "not yet"
     assert retry["attempts"] == 1 and retry["run_at"] > retry["created_at"]
     assert permanent["status"] == "failed" and permanent["error"] == "bad params"
     assert permanent["attempts"] == 1
     assert crash_task["status"] == "pending" and crash_task["error"] == "ZeroDivisionError: oops"
     assert env["status"] == "pending" and env["error"] == "service down"
+    assert (retry_in["status"], retry_in["error"]) == ("pending", "retry requested")
+    delay = datetime.fromisoformat(retry_in["run_at"]) - datetime.fromisoformat(
+        retry_in["created_at"]
+    )
+    assert 290 < delay.total_seconds() < 320
 
 
 def test_an_error_with_a_nul_and_no_end_is_reported_all_the_same(inprocess: InProcess) -> None:
@@ -188,40 +203,48 @@ def test_cancellation_is_noticed_on_heartbeat(inprocess: InProcess) -> None:
     assert sorted(events) == ["async handler cancelled", "sync handler told: TaskCancelled"]
 
 
+LEASE_SECONDS = 1.0  # the shortest lease the API grants
+
+
 @pytest.mark.slow
-def test_heartbeats_keep_a_long_task_past_its_lease(inprocess: InProcess) -> None:
+def test_heartbeats_keep_a_task_of_ten_leases(inprocess: InProcess) -> None:
     worker = Worker(examples=False)
 
     @worker.handler("t.long")
     async def long(params: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(5 * LEASE_SECONDS)
         ctx.progress(50, "half way")
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(5 * LEASE_SECONDS)
         return {"done": True}
 
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"tries": 0}
 
     async def scenario(client: AsyncClient) -> None:
-        await client.put_task_type("t.long", lease_seconds=2)
+        await client.put_task_type("t.long", lease_seconds=LEASE_SECONDS)
         [task_id] = await create(client, ("t.long", {}))
-
-        async def half_way() -> dict[str, Any] | None:
-            task = await client.get_task(task_id)
-            return task if task["progress"] == 50 else None
-
-        found["half"] = await until(half_way)
-        # Another worker looking for work must not get the task while it runs.
-        assert await client.claim("thief", task_types=["t.long"], wait_seconds=1) is None
 
         async def done() -> dict[str, Any] | None:
             task = await client.get_task(task_id)
+            if task["progress"] == 50:
+                found["half"] = task
             return task if task["status"] == "completed" else None
 
-        found["done"] = await until(done)
+        # Another worker looking for work all along must never get the task while it runs.
+        async with asyncio.timeout(30 * LEASE_SECONDS):
+            while not (finished := await done()):
+                stolen = await client.claim("thief", task_types=["t.long"])
+                assert stolen is None, "another worker got the task while its handler ran"
+                found["tries"] += 1
+                await asyncio.sleep(LEASE_SECONDS / 4)
+        found["done"] = finished
 
+    started = time.monotonic()
     assert asyncio.run(inprocess.run(worker, config(max_runs=1), scenario)) == 0
+    assert time.monotonic() - started >= 10 * LEASE_SECONDS
+    assert found["tries"] > 30
     assert found["half"]["progress_message"] == "half way"
     assert found["done"]["attempts"] == 1 and found["done"]["result"] == {"done": True}
+    assert found["done"]["worker_id"] == "test-worker"
 
 
 def test_survives_an_api_outage(inprocess: InProcess, fast_backoff: None) -> None:

@@ -11,7 +11,8 @@ class ConfigError extends \RuntimeException
  * The worker's settings: flags over environment over a KEY=VALUE file over defaults.
  *
  * The same options, environment variables and file keys as the Python worker, so that one
- * worker.conf serves both. CONCURRENCY must be 1: a PHP process runs one task at a time.
+ * worker.conf serves both. A PHP process runs one task at a time whatever CONCURRENCY says;
+ * the worker warns at start when it asks for more.
  */
 class Config
 {
@@ -40,6 +41,8 @@ class Config
     public $maxConsecutiveErrors = 5;
     /** @var string */
     public $logFormat = 'text';
+    /** @var string|null null: the system's trusted certificates */
+    public $caBundle = null;
 
     public function __construct()
     {
@@ -65,11 +68,12 @@ class Config
             ['taskTypes', '--task-types', 'TASK_TYPES', 'every type with a handler', 'Comma-separated task types to claim.', 'parseTaskTypes'],
             ['pollInterval', '--poll-interval', 'POLL_INTERVAL', '10', 'Seconds a claim waits (long poll, at most 30 per request) when no task is available.', 'parsePollInterval'],
             ['maxRuns', '--max-runs', 'MAX_RUNS', '0', 'Stop after this many tasks; 0 means never.', 'parseMaxRuns'],
-            ['concurrency', '--concurrency', 'CONCURRENCY', '1', 'Tasks run at the same time; the PHP worker runs one (start more processes for more).', 'parseConcurrency'],
+            ['concurrency', '--concurrency', 'CONCURRENCY', '1', 'Tasks the Python worker runs at once; a PHP process runs one and warns above 1 (start more processes).', 'parseConcurrency'],
             ['apiKey', '--api-key', 'TASKMANAGER_API_KEY', 'none', 'API key sent as a bearer token.', 'parseText'],
             ['debug', '--debug', 'DEBUG', 'false', 'Log debug details, including every HTTP call.', 'parseBoolean'],
             ['maxConsecutiveErrors', '--max-consecutive-errors', 'MAX_CONSECUTIVE_ERRORS', '5', 'Exit with status 1 after this many API errors in a row.', 'parseMaxErrors'],
             ['logFormat', '--log-format', 'LOG_FORMAT', 'text', 'Log lines as text or json.', 'parseLogFormat'],
+            ['caBundle', '--ca-bundle', 'TASKMANAGER_CA_BUNDLE', "the system's trusted certificates", 'PEM file of certificate authorities to trust for an https:// API URL.', 'parseCaBundle'],
         ];
     }
 
@@ -271,15 +275,23 @@ class Config
 
     public static function parseConcurrency(string $text): int
     {
-        $value = (int) self::number($text, 1, 100, true);
-        if ($value !== 1) {
-            throw new \InvalidArgumentException(sprintf(
-                'the PHP worker runs one task at a time, so it must be 1, got %d; start %d worker processes instead (see the systemd template or supervisor numprocs)',
-                $value,
-                $value
-            ));
+        return (int) self::number($text, 1, 100, true);
+    }
+
+    public static function parseCaBundle(string $text): string
+    {
+        $path = trim($text);
+        $home = getenv('HOME');
+        if (substr($path, 0, 2) === '~/' && is_string($home)) {
+            $path = $home . substr($path, 1);
         }
-        return $value;
+        if (!is_file($path) || !is_readable($path)) {
+            throw new \InvalidArgumentException(sprintf("no such file: '%s' (a PEM file of trusted certificates)", trim($text)));
+        }
+        if (strpos((string) file_get_contents($path), '-----BEGIN CERTIFICATE-----') === false) {
+            throw new \InvalidArgumentException(sprintf("'%s' holds no certificate in PEM form", trim($text)));
+        }
+        return $path;
     }
 
     public static function parseText(string $text): string

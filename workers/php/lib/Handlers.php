@@ -8,9 +8,24 @@ class Retry extends \RuntimeException
     /** @var float|null */
     public $delaySeconds;
 
-    public function __construct(string $message = 'retry requested', ?float $delaySeconds = null, ?\Throwable $previous = null)
+    /**
+     * new Retry(30) waits 30 s; new Retry('why') leaves the delay to the server's backoff;
+     * new Retry('why', 30) gives both.
+     *
+     * @param string|int|float $message the reason, or the delay in seconds when a number
+     */
+    public function __construct($message = 'retry requested', ?float $delaySeconds = null, ?\Throwable $previous = null)
     {
-        parent::__construct($message, 0, $previous);
+        if (is_int($message) || is_float($message)) {
+            if ($delaySeconds !== null) {
+                throw new \InvalidArgumentException('new Retry(delay) or new Retry(message, delay), not two delays');
+            }
+            list($message, $delaySeconds) = ['retry requested', (float) $message];
+        }
+        if ($delaySeconds !== null && !($delaySeconds >= 0 && is_finite($delaySeconds))) {
+            throw new \InvalidArgumentException(sprintf('Retry delay must be 0 seconds or more, got %s', var_export($delaySeconds, true)));
+        }
+        parent::__construct((string) $message, 0, $previous);
         $this->delaySeconds = $delaySeconds;
     }
 }

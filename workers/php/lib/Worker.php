@@ -124,6 +124,7 @@ class Worker
             return self::EXIT_FAILURE;
         }
         $this->logStart($health);
+        $this->warnAboutConcurrency();
         $this->claimLoop();
         $this->sweep();
         return $this->finish($this->failure === null && !$this->aborting ? self::EXIT_OK : self::EXIT_FAILURE);
@@ -154,7 +155,7 @@ class Worker
                 $this->claimCutOff = true;
                 return null;
             }
-            $this->failRun(sprintf('the API refused to hand out tasks: %s (%s)', $e->getMessage(), $e->getErrorCode()));
+            $this->failRun(sprintf('the API refused to hand out tasks: %s (%s)%s', $e->getMessage(), $e->getErrorCode(), self::keyHint($e)));
         }
         return null;
     }
@@ -174,6 +175,13 @@ class Worker
             $this->inHand = null;
         }
         $this->record($run, $outcome);
+    }
+
+    /** What to check when the API refuses the worker's key ('' for other errors). */
+    private static function keyHint(\TaskManagerException $e): string
+    {
+        $refused = in_array($e->getErrorCode(), ['unauthorized', 'forbidden'], true);
+        return $refused ? '; check --api-key (TASKMANAGER_API_KEY): a worker needs a key of role worker' : '';
     }
 
     private function record(TaskRun $run, Outcome $outcome): void
@@ -207,6 +215,7 @@ class Worker
             'api_key' => $this->config->apiKey,
             'timeout' => $timeout,
             'debug' => $debug,
+            'verify' => $this->config->caBundle === null ? true : $this->config->caBundle,
         ]);
     }
 
@@ -292,6 +301,20 @@ class Worker
             ['stats' => $this->stats->summary(), 'exit_status' => $status]
         );
         return $status;
+    }
+
+    /** One process runs one task: say how to get what CONCURRENCY asked for. */
+    private function warnAboutConcurrency(): void
+    {
+        $wanted = $this->config->concurrency;
+        if ($wanted > 1) {
+            $this->log->warning(sprintf(
+                'CONCURRENCY is %d, but the PHP worker runs one task at a time per process: start %d worker processes for %d at once (systemd taskmanager-php-worker@N, supervisor numprocs)',
+                $wanted,
+                $wanted,
+                $wanted
+            ));
+        }
     }
 
     private function logStart(array $health): void

@@ -68,11 +68,34 @@ final class ConfigTest extends TestCase
         }
     }
 
-    public function testConcurrencyMustBeOne(): void
+    public function testConcurrencyAboveOneIsAcceptedForTheStartToWarnAbout(): void
     {
+        $this->assertSame(4, Config::load([], ['CONCURRENCY' => '4'])->concurrency);
         $this->expectException(ConfigError::class);
-        $this->expectExceptionMessage('the PHP worker runs one task at a time');
-        Config::load(['concurrency' => '4'], []);
+        $this->expectExceptionMessage('CONCURRENCY (environment): must be a whole number from 1 to 100, got 0');
+        Config::load([], ['CONCURRENCY' => '0']);
+    }
+
+    public function testCaBundleMustBeAFile(): void
+    {
+        $file = $this->file("-----BEGIN CERTIFICATE-----\n");
+        $this->assertNull(Config::load([], [])->caBundle);
+        $this->assertSame($file, Config::load([], ['TASKMANAGER_CA_BUNDLE' => ' ' . $file . ' '])->caBundle);
+        $this->assertSame($file, Config::load(['caBundle' => $file], [])->caBundle);
+        $this->expectException(ConfigError::class);
+        $this->expectExceptionMessage("--ca-bundle: no such file: '/nonexistent/ca.pem' (a PEM file of trusted certificates)");
+        Config::load(['caBundle' => '/nonexistent/ca.pem'], []);
+    }
+
+    public function testEveryKeyOfThePythonExampleFileIsKnown(): void
+    {
+        $text = (string) file_get_contents(__DIR__ . '/../../python/worker.conf.example');
+        preg_match_all('/^#?\s*([A-Z_]+)=/m', $text, $matches);
+        $known = array_map(function (array $option) {
+            return $option[2];
+        }, Config::options());
+        $this->assertContains('TASKMANAGER_CA_BUNDLE', $matches[1]);
+        $this->assertSame([], array_values(array_diff($matches[1], $known)));
     }
 
     public function testUnknownKeyInTheFileNamesItsLine(): void

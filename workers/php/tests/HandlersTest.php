@@ -25,6 +25,22 @@ final class HandlersTest extends TestCase
         ];
     }
 
+    public function testRetryTakesANumberFirstAsTheDelay(): void
+    {
+        $this->assertSame(['retry requested', 30.0], [(new Retry(30))->getMessage(), (new Retry(30))->delaySeconds]);
+        $this->assertSame(['retry requested', 2.5], [(new Retry(2.5))->getMessage(), (new Retry(2.5))->delaySeconds]);
+        $this->assertSame(['why', null], [(new Retry('why'))->getMessage(), (new Retry('why'))->delaySeconds]);
+        $this->assertSame(['why', 30.0], [(new Retry('why', 30))->getMessage(), (new Retry('why', 30))->delaySeconds]);
+        foreach ([[30, 60], [-1], ['why', -0.5]] as $args) {
+            try {
+                new Retry(...$args);
+                $this->fail('accepted ' . json_encode($args));
+            } catch (\InvalidArgumentException $e) {
+                $this->assertNotSame('', $e->getMessage());
+            }
+        }
+    }
+
     public function testExamplesAnswerLikeThePythonWorker(): void
     {
         $this->assertSame(['echo' => 'hi'], Examples::echoMessage(['message' => 'hi']));
