@@ -233,6 +233,22 @@ class QueueMachine(RuleBasedStateMachine):
     def advance_clock(self, seconds: int) -> None:
         self.clock.advance(seconds)
 
+    @precondition(lambda self: self._held())
+    @rule(data=st.data(), offset=st.sampled_from([-1, 0, 1]))
+    def advance_to_a_lease_end(self, data: st.DataObject, offset: int) -> None:
+        """Move the clock to a held lease's end, or a second either side: where it is decided
+        whether the lease still fences its task. Plain steps rarely land there."""
+        task = data.draw(st.sampled_from(self._held()), label="held")
+        assert task.lease_expires_at is not None
+        target = task.lease_expires_at + timedelta(seconds=offset)
+        seconds = (target - self.clock.now()).total_seconds()
+        if seconds > 0:
+            self.clock.advance(seconds)
+
+    def _held(self) -> list[ModelTask]:
+        tasks = sorted(self.model.tasks.values(), key=lambda task: task.seq)
+        return [t for t in tasks if t.status == "processing" and t.lease_expires_at is not None]
+
     # -- the check -----------------------------------------------------------------------------
 
     @invariant()
