@@ -1,4 +1,4 @@
-"""MariaDB and MySQL: PyMySQL, READ COMMITTED, and a refusal of servers without SKIP LOCKED."""
+"""MariaDB and MySQL: PyMySQL, READ COMMITTED, and a refusal of servers too old to use."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from taskmanager.errors import ValidationFailed
 from taskmanager.storage.engine import EngineOptions, require_driver, server_engine
 
 MIN_MARIADB = (10, 6)
-MIN_MYSQL = (8, 0, 1)
+MIN_MYSQL = (8, 0, 17)  # utf8mb4_0900_bin, the exact collation of the schema
 
 
 def create(url: str, options: EngineOptions) -> Engine:
@@ -41,7 +41,7 @@ def refusal(version: str) -> str | None:
     wanted = ".".join(str(part) for part in minimum)
     return (
         f"{name} {version} is too old: TaskManager needs {name} {wanted} or newer "
-        "(for SELECT ... FOR UPDATE SKIP LOCKED)"
+        "(for SELECT ... FOR UPDATE SKIP LOCKED and an exact, NO PAD binary collation)"
     )
 
 
@@ -56,7 +56,7 @@ def durability_warnings(flush_log_at_trx_commit: int) -> list[str]:
 
 
 def refuse_unsupported(conn: Connection) -> None:
-    """Refuse a server too old for SKIP LOCKED, before anything is written to it."""
+    """Refuse a server too old for SKIP LOCKED or exact strings, before writing to it."""
     reason = refusal(str(conn.execute(text("SELECT VERSION()")).scalar_one()))
     if reason:
         raise ValidationFailed(reason)

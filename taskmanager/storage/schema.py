@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -13,8 +15,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
 
@@ -24,32 +29,63 @@ Instant = DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", 
 Seq = BigInteger().with_variant(Integer(), "sqlite")
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
+
+def exact_collation(dialect: Dialect) -> str:
+    """The MariaDB/MySQL collation that compares like SQLite and PostgreSQL: byte for byte.
+
+    The servers' defaults ignore case and accents, and even utf8mb4_bin pads with spaces, so
+    "a" and "a " would be one idempotency key; the NO PAD binary collations count every byte.
+    """
+    return "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+
+
+class Exact(TypeDecorator[str]):
+    """A string compared exactly on every backend, in utf8mb4 on MariaDB/MySQL.
+
+    Tables created by later migrations must say so too (`mysql_charset`, `mysql_collate`):
+    a new table takes the database's default character set and collation.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            collation = exact_collation(dialect)
+            return mysql.VARCHAR(self.length, charset="utf8mb4", collation=collation)
+        return String(self.length)
+
+
 tasks = Table(
     "tasks",
     metadata,
     Column("seq", Seq, primary_key=True, autoincrement=True),
-    Column("id", String(36), nullable=False, unique=True),
-    Column("type", String(200), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("id", Exact(36), nullable=False, unique=True),
+    Column("type", Exact(200), nullable=False),
+    Column("status", Exact(16), nullable=False),
     Column("params", LongText, nullable=False),
     Column("priority", Integer, nullable=False),
     Column("created_at", Instant, nullable=False),
     Column("run_at", Instant, nullable=False),
     Column("claimed_at", Instant),
     Column("completed_at", Instant),
-    Column("worker_id", String(200)),
+    Column("worker_id", Exact(200)),
     Column("result", LongText),
     Column("error", LongText),
     Column("attempts", Integer, nullable=False),
     Column("max_attempts", Integer, nullable=False),
     Column("lease_expires_at", Instant),
-    Column("lease_token", String(64)),
+    Column("lease_token", Exact(64)),
     Column("lease_seconds", Float),
     Column("lease_granted_seconds", Float),
     Column("progress", Float),
-    Column("progress_message", String(1000)),
-    Column("idempotency_key", String(200), unique=True),
-    Column("request_hash", String(64)),
+    Column("progress_message", Exact(1000)),
+    Column("idempotency_key", Exact(200), unique=True),
+    Column("request_hash", Exact(64)),
 )
 
 Index(
@@ -75,7 +111,7 @@ Index("ix_tasks_worker", tasks.c.worker_id, tasks.c.status)
 workers = Table(
     "workers",
     metadata,
-    Column("worker_id", String(200), primary_key=True),
+    Column("worker_id", Exact(200), primary_key=True),
     Column("first_seen_at", Instant, nullable=False),
     Column("last_seen_at", Instant, nullable=False),
     Column("tasks_completed", BigInteger, nullable=False, default=0),
@@ -86,7 +122,7 @@ workers = Table(
 task_types = Table(
     "task_types",
     metadata,
-    Column("type", String(200), primary_key=True),
+    Column("type", Exact(200), primary_key=True),
     Column("params_schema", LongText),
     Column("max_attempts", Integer),
     Column("lease_seconds", Float),
@@ -99,11 +135,11 @@ task_types = Table(
 api_keys = Table(
     "api_keys",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("key_hash", String(64), nullable=False, unique=True),
-    Column("prefix", String(16), nullable=False),
+    Column("id", Exact(36), primary_key=True),
+    Column("name", Exact(200), nullable=False),
+    Column("role", Exact(16), nullable=False),
+    Column("key_hash", Exact(64), nullable=False, unique=True),
+    Column("prefix", Exact(16), nullable=False),
     Column("created_at", Instant, nullable=False),
     Column("revoked_at", Instant),
 )
@@ -114,12 +150,12 @@ task_events = Table(
     "task_events",
     metadata,
     Column("seq", Seq, primary_key=True, autoincrement=True),
-    Column("task_id", String(36), nullable=False),
-    Column("type", String(200), nullable=False),
-    Column("event", String(16), nullable=False),
+    Column("task_id", Exact(36), nullable=False),
+    Column("type", Exact(200), nullable=False),
+    Column("event", Exact(16), nullable=False),
     Column("at", Instant, nullable=False),
     Column("attempt", Integer, nullable=False),
-    Column("worker_id", String(200)),
+    Column("worker_id", Exact(200)),
     Column("message", Text),
 )
 Index("ix_task_events_task", task_events.c.task_id, task_events.c.seq)
@@ -130,7 +166,7 @@ Index("ix_task_events_at", task_events.c.at)
 task_tallies = Table(
     "task_tallies",
     metadata,
-    Column("type", String(200), primary_key=True),
-    Column("outcome", String(16), primary_key=True),
+    Column("type", Exact(200), primary_key=True),
+    Column("outcome", Exact(16), primary_key=True),
     Column("count", BigInteger, nullable=False),
 )

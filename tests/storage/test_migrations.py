@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ from taskmanager.storage import SQLStore, open_store
 from taskmanager.storage.engine import migrate
 from taskmanager.storage.schema import metadata
 
-OLD_REVISIONS = ["0001", "0002", "0003", "0004"]
+OLD_REVISIONS = ["0001", "0002", "0003", "0004", "0005"]
 BEFORE = datetime(2029, 12, 31, 12, 0, 0, 123456)  # before the manual clock's start
 LONG_ERROR = "é" * 30_000  # over TEXT's 65,535 bytes once widened, as 0005 allows
 
@@ -48,6 +50,20 @@ def _engine(url: str) -> tuple[SQLStore, Engine]:
     return store, store.engine
 
 
+@contextmanager
+def _api(url: str) -> Iterator[TestClient]:
+    settings = Settings(database_url=url, migrate_on_start=False)
+    app = create_app(settings, clock=ManualClock())
+    with TestClient(app, raise_server_exceptions=False) as api:
+        yield api
+
+
+def _differences(engine: Engine) -> list[Any]:
+    """What differs between the migrated database and the schema the code queries."""
+    with engine.connect() as conn:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+
 def _write_old_tasks(engine: Engine) -> None:
     with engine.begin() as conn:
         for task in OLD_TASKS:
@@ -66,10 +82,7 @@ def test_tasks_written_at_an_old_revision_survive_the_upgrade(
         migrate(engine)
     finally:
         store.close()
-    settings = Settings(database_url=blank_db_url, migrate_on_start=False)
-    with TestClient(
-        create_app(settings, clock=ManualClock()), raise_server_exceptions=False
-    ) as api:
+    with _api(blank_db_url) as api:
         _the_api_reads_and_runs_the_old_tasks(api)
 
 
@@ -91,12 +104,32 @@ def _the_api_reads_and_runs_the_old_tasks(api: TestClient) -> None:
     assert api.get("/api/stats").json()["totals"]["pending"] == 1
 
 
+def test_a_database_created_as_latin1_holds_exact_unicode_identifiers(
+    blank_db_url: str, backend: str
+) -> None:
+    store, engine = _engine(blank_db_url)
+    try:
+        if backend == "mariadb":
+            with engine.begin() as conn:
+                conn.execute(text("ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_swedish_ci"))
+        migrate(engine)
+        assert _differences(engine) == []
+    finally:
+        store.close()
+    with _api(blank_db_url) as api:
+        for key in ("Zoë-\U0001f600", "zoë-\U0001f600", "zoë-\U0001f601"):
+            created = api.post("/api/tasks", json={"type": "t", "idempotency_key": key})
+            assert created.status_code == 201, created.text
+            assert api.get(f"/api/tasks/{created.json()['id']}").json()["idempotency_key"] == key
+        claimed = api.post("/api/tasks/claim", json={"worker_id": "wörker-\U0001f916"}).json()
+        assert claimed["worker_id"] == "wörker-\U0001f916"
+
+
 def test_the_migrations_build_the_schema_the_code_queries(blank_db_url: str) -> None:
     store, engine = _engine(blank_db_url)
     try:
         migrate(engine)
-        with engine.connect() as conn:
-            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+        differences = _differences(engine)
     finally:
         store.close()
     assert differences == []

@@ -17,10 +17,12 @@ def test_mariadb_10_6_and_later_are_accepted() -> None:
     assert mysql.refusal("11.4.2-MariaDB") is None
 
 
-def test_mysql_needs_8_0_1() -> None:
+def test_mysql_needs_8_0_17() -> None:
     assert mysql.refusal("8.0.0") is not None
     assert mysql.refusal("5.7.44-log") is not None
-    assert mysql.refusal("8.0.1") is None
+    reason = mysql.refusal("8.0.16")
+    assert reason is not None and "8.0.17" in reason and "collation" in reason
+    assert mysql.refusal("8.0.17") is None
     assert mysql.refusal("8.4.0") is None
 
 
