@@ -80,6 +80,21 @@ def test_permanent_errors_retries_and_bad_params(php_server: LiveServer, client:
     assert "processed=4 failed=3 retry=1" in done.stderr
 
 
+def test_an_error_with_nul_or_over_the_limit_is_still_reported(
+    php_server: LiveServer, client: Client
+) -> None:
+    message = "a\x00b" + "\u00e9" * 70_000
+    task = client.create_task("example.error", {"message": message, "permanent": True})
+    env = php_env(TASKMANAGER_API_URL=php_server.api_url)
+
+    done = run_php("worker.php", "--max-runs=1", "--poll-interval=1", env=env)
+
+    assert done.returncode == 0, done.stderr
+    failed = client.get_task(task["id"])
+    assert failed["status"] == "failed" and failed["attempts"] == 1
+    assert failed["error"] == ("a\ufffdb" + "\u00e9" * 70_000)[:65_536]
+
+
 def test_max_runs_stops_after_that_many_tasks(php_server: LiveServer, client: Client) -> None:
     ids = [client.create_task("example.echo", {"message": f"m{n}"})["id"] for n in range(3)]
     env = php_env(TASKMANAGER_API_URL=php_server.api_url)

@@ -106,10 +106,41 @@ class Api
             'worker_id' => $this->config->workerId,
             'lease_token' => $task['lease_token'],
         ];
-        $error = substr($error, 0, self::MAX_ERROR_LENGTH);
+        $error = self::errorText($error);
         return $this->retrying('fail', function () use ($task, $error, $options) {
             return $this->client->fail($task['id'], $error, $options);
         });
+    }
+
+    /**
+     * An error as the API takes it, as the Python worker sends it: NUL (refused everywhere) and
+     * invalid UTF-8 (which JSON cannot carry) shown as U+FFFD, then the first MAX_ERROR_LENGTH
+     * characters, cut between two characters. Otherwise the fail is refused with 422 and the
+     * task stays unreported until its lease expires.
+     */
+    public static function errorText(string $error): string
+    {
+        if (!preg_match('//u', $error)) {
+            $error = json_decode(json_encode($error, JSON_INVALID_UTF8_SUBSTITUTE));
+        }
+        return self::firstCharacters(str_replace("\0", "\u{FFFD}", $error), self::MAX_ERROR_LENGTH);
+    }
+
+    /** The first $limit characters of valid UTF-8 text, without mbstring. */
+    private static function firstCharacters(string $text, int $limit): string
+    {
+        if (strlen($text) <= $limit) {
+            return $text;
+        }
+        $characters = 0;
+        $bytes = strlen($text);
+        for ($at = 0; $at < $bytes; $at++) {
+            // A character starts at every byte that is not a continuation byte (10xxxxxx).
+            if ((ord($text[$at]) & 0xC0) !== 0x80 && ++$characters > $limit) {
+                return substr($text, 0, $at);
+            }
+        }
+        return $text;
     }
 
     /** Give a task back for another worker to claim at once: one try, bounded in time. */

@@ -1,6 +1,7 @@
 <?php
 
 use PHPUnit\Framework\TestCase;
+use TaskManager\Worker\Api;
 use TaskManager\Worker\Backoff;
 use TaskManager\Worker\ErrorCounter;
 use TaskManager\Worker\Examples;
@@ -162,5 +163,30 @@ final class HandlersTest extends TestCase
         $this->expectException(TooManyErrors::class);
         $this->expectExceptionMessage('giving up after 3 consecutive API errors; last: e');
         $counter->failure('e');
+    }
+
+    public function testErrorTextIsWhatTheApiTakes(): void
+    {
+        $this->assertSame('plain error', Api::errorText('plain error'));
+        $this->assertSame("a\u{FFFD}b\u{FFFD}", Api::errorText("a\0b\0"));
+        $this->assertSame("bad \u{FFFD} byte", Api::errorText("bad \xC3 byte"));
+        $this->assertSame("{\"error\":\"\u{FFFD}\u{FFFD}\"}", WorkerClient::encode(['error' => Api::errorText("\xFF\0")]));
+    }
+
+    public function testLongErrorsKeepTheFirst65536CharactersWhole(): void
+    {
+        $this->assertSame(65536, Api::MAX_ERROR_LENGTH);
+        $ascii = str_repeat('x', 70000);
+        $this->assertSame(str_repeat('x', 65536), Api::errorText($ascii));
+        // Two, three and four bytes a character: cut after the 65,536th, never inside one.
+        foreach (["\u{E9}", "\u{20AC}", "\u{1F600}"] as $character) {
+            $trimmed = Api::errorText('ab' . str_repeat($character, 70000));
+            $this->assertSame('ab' . str_repeat($character, 65534), $trimmed);
+            $this->assertSame(1, preg_match('//u', $trimmed));
+        }
+        $exact = str_repeat("\u{E9}", 65536);
+        $this->assertSame($exact, Api::errorText($exact));
+        $nul = str_repeat("\0", 70000);
+        $this->assertSame(str_repeat("\u{FFFD}", 65536), Api::errorText($nul));
     }
 }
