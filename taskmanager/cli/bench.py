@@ -8,13 +8,12 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from taskmanager.bench.figures import summarize
-from taskmanager.bench.run import BenchOptions, Progress, check_reachable, run_once
-from taskmanager.bench.target import BenchError
+if TYPE_CHECKING:  # the benchmark loads the server and the store: only when it runs
+    from taskmanager.bench.run import BenchOptions, Progress
 
 LABELS = {
     "enqueue_single_per_s": ("enqueue, one task per request", "tasks/s"),
@@ -95,6 +94,9 @@ LABELS = {
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 def bench(repeat: int, as_json: bool, **values: Any) -> None:
     """Enqueue N no-op tasks, drain them with W worker processes, and report the rates."""
+    from taskmanager.bench.run import BenchOptions, check_reachable, run_once
+    from taskmanager.bench.target import BenchError
+
     options = BenchOptions(**values)
     # SIGTERM unwinds like Ctrl-C: the server, the workers and a scratch database are cleaned up.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -122,6 +124,12 @@ def bench(repeat: int, as_json: bool, **values: Any) -> None:
         _print_table(report)
 
 
+def _summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    from taskmanager.bench.figures import summarize
+
+    return summarize(runs)
+
+
 def _interrupt(_number: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -137,7 +145,7 @@ def _report(options: BenchOptions, runs: list[dict[str, Any]]) -> dict[str, Any]
         "nproc": os.cpu_count(),
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "repeat": len(runs),
-        "summary": summarize(runs),
+        "summary": _summarize(runs),
         "runs": runs,
     }
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from taskmanager.cli.output import fail_with, print_json, print_table
 from taskmanager.errors import TaskManagerError
 from taskmanager.roles import Role
-from taskmanager.storage import Store, open_store
+
+if TYPE_CHECKING:  # the store loads SQLAlchemy and the drivers: only for a keys command
+    from taskmanager.storage import Store
 
 database_option = click.option(
     "--database-url",
@@ -19,6 +23,8 @@ database_option = click.option(
 
 
 def _store(database_url: str) -> Store:
+    from taskmanager.storage import open_store
+
     try:
         store = open_store(database_url)
         store.migrate()
