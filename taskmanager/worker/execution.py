@@ -175,6 +175,8 @@ class TaskRun:
         """The one line per task: id, type, attempt, duration, outcome."""
         seconds = time.monotonic() - self.started
         level = logging.INFO if outcome.name == "completed" else logging.WARNING
+        if not log.isEnabledFor(level):
+            return  # a busy worker logging at WARNING need not build a line per task
         text = f"task {self.id} {self.ctx.type} {outcome.name} in {seconds:.3f} s"
         text += f" (attempt {self.ctx.attempt}/{self.ctx.max_attempts})"
         if outcome.detail:
