@@ -5,12 +5,13 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from logging import INFO, WARNING
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from taskmanager.errors import Forbidden, RateLimited, Unauthorized
 from taskmanager.models import ApiKeyInfo
@@ -77,6 +78,15 @@ class Authenticator:
         if info.revoked_at is not None:
             raise Unauthorized("this API key was revoked")
         return Principal(info.id, info.name, info.role)
+
+    def needs_database(self, key: str | None) -> bool:
+        """Whether identifying this key now would ask the database (its cached answer is stale)."""
+        now = time.monotonic()
+        if key is None:
+            return self._anonymous_possible and now - self._keyless[0] > self._ttl
+        with self._lock:
+            cached = self._keys.get(key)
+        return cached is None or now - cached[0] > self._ttl
 
     def anonymous_allowed(self) -> bool:
         """Keyless requests pass only while no key exists, and only on loopback (or if told)."""
@@ -154,20 +164,37 @@ def _caller(request: Request) -> Principal:
     return principal
 
 
-def require(*roles: Role) -> Callable[[Request], Principal]:
+async def _caller_on_loop(request: Request) -> Principal:
+    """`_caller` on the event loop when the answer is cached, in a thread when it needs the
+    database: most requests are then spared a thread-pool hop."""
+    auth: Authenticator = request.app.state.authenticator
+    try:
+        key = key_from(request)
+    except Unauthorized:
+        return _caller(request)  # throttles the address, then raises
+    if auth.needs_database(key):
+        return await run_in_threadpool(_caller, request)
+    return _caller(request)
+
+
+def authorize(principal: Principal, *roles: Role) -> Principal:
+    """The caller, if it is an admin or has one of these roles; else 403."""
+    if principal.role is not Role.ADMIN and principal.role not in roles:
+        wanted = " or ".join(sorted(role.value for role in {Role.ADMIN, *roles}))
+        raise Forbidden(
+            f"this key has the {principal.role.value} role; this needs {wanted}",
+            {"role": principal.role.value},
+        )
+    return principal
+
+
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets through admins and the given roles, and says who called."""
-    allowed = {Role.ADMIN, *roles}
 
-    def dependency(principal: Annotated[Principal, Depends(_caller)]) -> Principal:
-        if principal.role not in allowed:
-            wanted = " or ".join(sorted(role.value for role in allowed))
-            raise Forbidden(
-                f"this key has the {principal.role.value} role; this needs {wanted}",
-                {"role": principal.role.value},
-            )
-        return principal
+    async def dependency(principal: Annotated[Principal, Depends(_caller_on_loop)]) -> Principal:
+        return authorize(principal, *roles)
 
-    return dependency  # type: ignore[return-value]
+    return dependency
 
 
 EVERY_ROLE = (Role.PRODUCER, Role.WORKER)

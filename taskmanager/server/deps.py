@@ -13,17 +13,19 @@ from taskmanager.server.settings import Settings
 from taskmanager.storage import Store
 
 
-def _store(request: Request) -> Store:
+# These only read app.state, so they are async: FastAPI runs a sync dependency in the thread
+# pool, a hop that costs more than the dependency itself.
+async def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def _waiters(request: Request) -> Waiters:
+async def _waiters(request: Request) -> Waiters:
     waiters: Waiters = request.app.state.waiters
     return waiters
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -96,7 +96,7 @@ class TaskRun:
         """Run the handler under heartbeats, then report; the outcome is logged once."""
         heartbeat = Heartbeat(self.api, self.task, self.ctx)
         self.ctx.bind(heartbeat.report)
-        beating = asyncio.create_task(heartbeat.run(), name=f"heartbeat {self.id}")
+        heartbeat.start()
         working = asyncio.create_task(self._call_handler(), name=f"handler {self.id}")
         try:
             await asyncio.wait({working, heartbeat.dropped}, return_when=asyncio.FIRST_COMPLETED)
@@ -104,8 +104,7 @@ class TaskRun:
             working.cancel()
             raise
         finally:
-            beating.cancel()
-            await asyncio.gather(beating, return_exceptions=True)
+            await heartbeat.stop()
         if not working.done():
             working.cancel()
             return self._dropped(heartbeat.dropped.result())
@@ -176,6 +175,8 @@ class TaskRun:
         """The one line per task: id, type, attempt, duration, outcome."""
         seconds = time.monotonic() - self.started
         level = logging.INFO if outcome.name == "completed" else logging.WARNING
+        if not log.isEnabledFor(level):
+            return  # a busy worker logging at WARNING need not build a line per task
         text = f"task {self.id} {self.ctx.type} {outcome.name} in {seconds:.3f} s"
         text += f" (attempt {self.ctx.attempt}/{self.ctx.max_attempts})"
         if outcome.detail:

@@ -32,7 +32,11 @@ def lease_seconds(task: dict[str, Any]) -> float:
 
 
 class Heartbeat:
-    """Beats every third of the lease, and soon after a progress report."""
+    """Beats every third of the lease, and soon after a progress report.
+
+    Most tasks end long before their first beat is due, so `start` only sets a timer; the
+    beating task is made when the first beat or a progress report comes due.
+    """
 
     def __init__(self, api: WorkerApi, task: dict[str, Any], ctx: TaskContext) -> None:
         self.api = api
@@ -44,6 +48,34 @@ class Heartbeat:
         self._nudge = asyncio.Event()
         self._progress: tuple[float, str | None] | None = None
         self._last_beat = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._beating: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        """Beat from one interval from now on, or sooner after a progress report."""
+        self._timer = self._loop.call_later(self.interval, self._begin, True)
+
+    async def stop(self) -> None:
+        """No more beats; waits for one in flight to be cancelled."""
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._beating is not None:
+            self._beating.cancel()
+            await asyncio.gather(self._beating, return_exceptions=True)
+
+    def _begin(self, due: bool) -> None:
+        if self._beating is not None or self._stopped:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._beating = self._loop.create_task(self._run(due), name=f"heartbeat {self.task['id']}")
+
+    async def _run(self, due: bool) -> None:
+        if due:
+            await self.beat()
+        await self.run()
 
     def report(self, percent: float, message: str | None) -> None:
         """Record progress; safe to call from a handler's thread."""
@@ -52,6 +84,7 @@ class Heartbeat:
     def _set_progress(self, percent: float, message: str | None) -> None:
         self._progress = (percent, message)
         self._nudge.set()
+        self._begin(False)
 
     async def run(self) -> None:
         """Beat until cancelled or until the API says the task is not ours any more."""

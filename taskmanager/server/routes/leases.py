@@ -101,9 +101,11 @@ async def claim_batch(
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
-def heartbeat(task_id: TaskId, body: HeartbeatRequest, store: StoreDep, _: WorkerRole) -> Task:
+async def heartbeat(
+    task_id: TaskId, body: HeartbeatRequest, store: StoreDep, _: WorkerRole
+) -> Task:
     """Extend the lease and report progress; 409 tells the worker to stop."""
-    return store.heartbeat(task_id, body)
+    return await run_in_threadpool(store.heartbeat, task_id, body)
 
 
 @router.post(
@@ -111,10 +113,14 @@ def heartbeat(task_id: TaskId, body: HeartbeatRequest, store: StoreDep, _: Worke
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled, InvalidState),
 )
-def complete(task_id: TaskId, body: CompleteRequest, store: StoreDep, caller: WorkerRole) -> Task:
+async def complete(
+    task_id: TaskId, body: CompleteRequest, store: StoreDep, caller: WorkerRole
+) -> Task:
     """Record the result of a task the caller holds."""
     require_token(caller, body.lease_token)
-    task = store.complete(task_id, body.result, body.worker_id, body.lease_token)
+    task = await run_in_threadpool(
+        store.complete, task_id, body.result, body.worker_id, body.lease_token
+    )
     instruments.observe_completed([task])
     return task
 
@@ -124,21 +130,26 @@ def complete(task_id: TaskId, body: CompleteRequest, store: StoreDep, caller: Wo
     response_model=Task,
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
-def fail(
+async def fail(
     task_id: TaskId, body: FailRequest, store: StoreDep, waiters: WaitersDep, caller: WorkerRole
 ) -> Task:
     """Record a failed attempt; the task is retried after a backoff while attempts remain."""
     require_token(caller, body.lease_token)
+    return await run_in_threadpool(_fail, store, waiters, task_id, body)
+
+
+def _fail(store: Store, waiters: Waiters, task_id: str, body: FailRequest) -> Task:
+    """Fail and wake a claim for the retry; in a thread, as the clock may do I/O."""
     task = store.fail(task_id, body)
     announce(waiters, [task], store.clock.now())
     return task
 
 
 @router.post("/tasks/complete/batch", response_model=CompleteBatchResult, responses=errors())
-def complete_batch(
+async def complete_batch(
     body: CompleteBatchRequest, store: StoreDep, _: WorkerRole
 ) -> CompleteBatchResult:
     """Complete several held tasks at once; each item says how it went."""
-    outcomes = store.complete_many(body.worker_id, body.tasks)
+    outcomes = await run_in_threadpool(store.complete_many, body.worker_id, body.tasks)
     instruments.observe_completed(item.task for item in outcomes if item.task is not None)
     return CompleteBatchResult(tasks=outcomes)

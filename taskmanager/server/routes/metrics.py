@@ -15,14 +15,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from taskmanager.server import instruments
-from taskmanager.server.auth import EVERY_ROLE, _caller, require
+from taskmanager.server.auth import EVERY_ROLE, _caller, authorize
 from taskmanager.server.deps import SettingsDep, StoreDep
 from taskmanager.status import TaskStatus
 from taskmanager.storage import Store
 from taskmanager.storage.overview import MetricCounts
 
 router = APIRouter(tags=["monitoring"])
-_reader = require(*EVERY_ROLE)
 
 
 def _counter(name: str, doc: str, values: dict[str, int]) -> CounterMetricFamily:
@@ -86,5 +85,5 @@ def render(store: Store) -> bytes:
 def metrics(store: StoreDep, settings: SettingsDep, request: Request) -> Response:
     """Prometheus metrics: queue depth and totals from the database, HTTP and claim timings."""
     if settings.metrics_require_key:
-        _reader(_caller(request))  # type: ignore[arg-type]  # 401 without a key, as on the API
+        authorize(_caller(request), *EVERY_ROLE)  # 401 without a key, as on the API
     return Response(render(store), media_type=CONTENT_TYPE_LATEST)

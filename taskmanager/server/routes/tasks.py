@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 
 from taskmanager.errors import Conflict, InvalidState, TaskNotFound, ValidationFailed
 from taskmanager.models import (
@@ -19,10 +21,12 @@ from taskmanager.models import (
 )
 from taskmanager.server.auth import Admin, Producer, Reader
 from taskmanager.server.deps import SettingsDep, StoreDep, WaitersDep, errors
-from taskmanager.server.longpoll import announce
+from taskmanager.server.longpoll import Waiters, announce
 from taskmanager.status import TaskStatus
-from taskmanager.storage import TaskFilter
+from taskmanager.storage import Created, Store, TaskFilter
 
+# The routes that a busy queue calls most are async around one explicit thread-pool call for
+# the store: a sync route costs two hops, one for the route and one for validating its answer.
 router = APIRouter(tags=["tasks"])
 
 
@@ -35,14 +39,12 @@ router = APIRouter(tags=["tasks"])
         200: {"model": Task, "description": "an idempotent replay: the existing task"},
     },
 )
-def create_task(
+async def create_task(
     body: TaskCreate, store: StoreDep, waiters: WaitersDep, response: Response, _: Producer
 ) -> Task:
     """Create a task. The same idempotency key and body again returns the first task."""
-    (outcome,) = store.create_tasks([body])
-    if outcome.created:
-        announce(waiters, [outcome.task], store.clock.now())
-    else:
+    (outcome,) = await run_in_threadpool(_create, store, waiters, [body])
+    if not outcome.created:
         response.status_code = status.HTTP_200_OK
     return outcome.task
 
@@ -53,13 +55,19 @@ def create_task(
     status_code=status.HTTP_201_CREATED,
     responses=errors(Conflict),
 )
-def create_tasks(
+async def create_tasks(
     body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep, _: Producer
 ) -> TaskBatch:
     """Create up to 1000 tasks in one transaction: all of them or none."""
-    outcomes = store.create_tasks(body.tasks)
-    announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
+    outcomes = await run_in_threadpool(_create, store, waiters, body.tasks)
     return TaskBatch(tasks=[o.task for o in outcomes])
+
+
+def _create(store: Store, waiters: Waiters, items: Sequence[TaskCreate]) -> list[Created]:
+    """Create and wake the claims waiting for them; in a thread, as the clock may do I/O."""
+    outcomes = store.create_tasks(items)
+    announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
+    return outcomes
 
 
 @router.get("/tasks", response_model=TaskList, responses=errors())
@@ -84,9 +92,9 @@ def list_tasks(
 
 
 @router.get("/tasks/{task_id}", response_model=Task, responses=errors(TaskNotFound))
-def get_task(task_id: TaskId, store: StoreDep, _: Reader) -> Task:
+async def get_task(task_id: TaskId, store: StoreDep, _: Reader) -> Task:
     """One task."""
-    return store.get_task(task_id)
+    return await run_in_threadpool(store.get_task, task_id)
 
 
 @router.post(
