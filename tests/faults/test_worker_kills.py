@@ -1,10 +1,11 @@
 """Scenario 3: kill -9 a random worker process every second or two while 3,000 tasks drain.
 
 Four fault-worker processes (four claim threads each, batches of five, heartbeats on, a 3 s
-lease) drain the queue; every 1 to 2 s one of them, picked at random, is killed with SIGKILL
-and a new one started; the tasks arrive in six chunks, one after each kill. Every task must be
-completed exactly once, no two leases of one task may overlap, and each task a killed worker
-held must be claimed again within its lease and 2 s of the kill.
+lease) drain the queue; the tasks arrive in six chunks, and as each one drains, a worker that
+holds some of them, picked at random, is killed with SIGKILL and a new one started, one kill
+every 1 to 2 s. Every task must be completed exactly once, no two leases of one task may
+overlap, and each task a killed worker held must be claimed again within its lease and 2 s of
+the kill.
 """
 
 from __future__ import annotations
@@ -49,27 +50,38 @@ def drained(client: Client) -> bool:
 def kill_until_drained(
     workers: WorkerPool, client: Client, chunks: Sequence[Callable[[], None]], seconds: float
 ) -> list[tuple[WorkerProcess, float]]:
-    """Kill a random worker every second or two, replacing it; then wait for an empty queue.
+    """For each chunk of tasks: create it, kill a random worker that holds some of them with
+    SIGKILL, start a new one; then wait for an empty queue.
 
-    The tasks arrive in chunks, one after each kill, so that every kill meets work in hand
-    however fast the machine drains the queue.
+    Only a worker with tasks in hand is a victim, so that every kill tests a re-claim however
+    fast the machine drains a chunk.
     """
     rng = random.Random(8)
     kills: list[tuple[WorkerProcess, float]] = []
     deadline = time.monotonic() + seconds
-    chunks[0]()
-    while time.monotonic() < deadline:
-        time.sleep(rng.uniform(1.0, 2.0) if len(kills) < len(chunks) else 0.5)
-        if len(kills) >= len(chunks):
-            if drained(client):
-                return kills
-            continue
-        victim = rng.choice(workers.alive())
+    for chunk in chunks:
+        chunk()
+        time.sleep(rng.uniform(0.05, 0.2))
+        victim = busy_worker(workers, rng)
         kills.append((victim, workers.kill(victim)))
         workers.start(CONCURRENCY, HANDLER_SECONDS)
-        if len(kills) < len(chunks):
-            chunks[len(kills)]()
+        time.sleep(rng.uniform(1.0, 2.0))
+    while time.monotonic() < deadline:
+        if drained(client):
+            return kills
+        time.sleep(0.5)
     raise AssertionError(f"the queue did not drain in {seconds} s ({len(kills)} kills)")
+
+
+def busy_worker(workers: WorkerPool, rng: random.Random) -> WorkerProcess:
+    """A random live worker that holds at least one task, as soon as one does."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        busy = [worker for worker in workers.alive() if held_at_death(worker)]
+        if busy:
+            return rng.choice(busy)
+        time.sleep(0.02)
+    raise AssertionError("no worker took a task of the chunk within 10 s")
 
 
 def reclaim_delays(
