@@ -24,6 +24,7 @@ from tests.security.conftest import bearer
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 DOCS = (ROOT / "docs" / "operations.md").read_text()
+README = (ROOT / "README.md").read_text()
 VENV_BIN = "/opt/taskmanager/.venv/bin/taskmanager"
 
 
@@ -148,9 +149,10 @@ def test_dockerfile_commands_are_the_documented_ones() -> None:
     argv = yaml.safe_load(cmd.group(1))
     assert argv == ["taskmanager", "serve"] and _is_our_command(argv)
     assert "EXPOSE 8000" in text and "/api/health" in text
-    assert "docker build -f deploy/docker/Dockerfile -t taskmanager ." in DOCS
-    assert "taskmanager taskmanager worker" in DOCS  # the worker: same image, other command
-    assert "--scale worker=5" in DOCS
+    for docs in (DOCS, README):
+        assert "docker build -f deploy/docker/Dockerfile -t taskmanager ." in docs
+        assert "taskmanager taskmanager worker" in docs  # the worker: same image, other command
+        assert "--scale worker=5" in docs
 
 
 def test_supervisor_and_cron_run_our_commands() -> None:
