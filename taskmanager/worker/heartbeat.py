@@ -34,6 +34,8 @@ def lease_seconds(task: dict[str, Any]) -> float:
 class Heartbeat:
     """Beats every third of the lease, and soon after a progress report.
 
+    Beats are due a third of the lease after the previous one was sent, not after its answer
+    came back: a slow answer does not push the next beat towards the lease's end.
     Most tasks end long before their first beat is due, so `start` only sets a timer; the
     beating task is made when the first beat or a progress report comes due.
     """
@@ -95,8 +97,9 @@ class Heartbeat:
     async def _next_beat_due(self) -> None:
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
         # arrives as the event is set, and the heartbeat would outlive its task.
+        due = max(0.0, self._last_beat + self.interval - time.monotonic())
         try:
-            async with asyncio.timeout(self.interval):
+            async with asyncio.timeout(due):
                 await self._nudge.wait()
         except TimeoutError:
             return
