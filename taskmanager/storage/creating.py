@@ -23,6 +23,8 @@ from taskmanager.storage.rows import (
 )
 from taskmanager.storage.schema import tasks
 
+_INSERT = insert(tasks)
+
 
 def create_tasks(
     conn: Connection, now: datetime, items: Sequence[TaskCreate], default_max_attempts: int
@@ -38,7 +40,7 @@ def create_tasks(
     existing = _existing_by_key(conn, rows)
     fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
     if fresh:
-        conn.execute(insert(tasks), list(fresh.values()))
+        conn.execute(_INSERT, list(fresh.values()))
         events.record(
             conn, (events.event_row(row, events.Event.CREATED, now) for row in fresh.values())
         )

@@ -63,11 +63,14 @@ def _get(row: Any, name: str) -> Any:
     return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
 
 
+_INSERT = insert(task_events)
+
+
 def record(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Insert events; one statement however many."""
     values = list(rows)
     if values:
-        conn.execute(insert(task_events), values)
+        conn.execute(_INSERT, values)
 
 
 def list_events(conn: Connection, task_id: str) -> list[TaskEvent]:

@@ -11,13 +11,15 @@ import pytest
 from sqlalchemy import Connection, text
 
 from taskmanager.storage import SQLStore
-from taskmanager.storage.claiming import _claimable, lock
+from taskmanager.storage.claiming import _claimable
 
 
 def _plan(conn: Connection, store: SQLStore, types: list[str] | None) -> str:
     skip_locked = store.dialect != "sqlite"
-    query = lock(_claimable(types, 10, datetime(2030, 1, 1), skip_locked), skip_locked)
-    sql = str(query.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}))
+    values = {"now": datetime(2030, 1, 1), "limit": 10, **({"types": types} if types else {})}
+    query = _claimable(bool(types), skip_locked).params(values)
+    options = {"literal_binds": True, "render_postcompile": True}
+    sql = str(query.compile(dialect=store.engine.dialect, compile_kwargs=options))
     if store.dialect == "sqlite":
         rows = conn.execute(text("EXPLAIN QUERY PLAN " + sql))
         return "\n".join(str(row[3]) for row in rows)
