@@ -38,7 +38,9 @@ def _utc(value: datetime) -> datetime:
 
 
 def _iso_z(value: datetime) -> str:
-    return _utc(value).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # stored instants are UTC already
+        value = _utc(value)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def _check_json(value: Any, depth: int = 0) -> None:

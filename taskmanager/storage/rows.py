@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import Row
 
@@ -51,19 +51,35 @@ def request_hash(item: TaskCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+Model = TypeVar("Model", Task, ClaimedTask)
+
+
+def _trusted(model: type[Model], fields: dict[str, Any]) -> Model:
+    """What `model_construct` makes of a value for every field, without its per-field loop
+    over aliases and defaults: a claim or complete builds one per task."""
+    made = model.__new__(model)
+    object.__setattr__(made, "__dict__", fields)
+    object.__setattr__(made, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
+
+
 def task_from_row(row: Row[Any]) -> Task:
     """A Task built from a full `tasks` row (already valid, so not validated again)."""
-    return Task.model_construct(**_task_fields(row._mapping))
+    return _trusted(Task, _task_fields(row._mapping))
 
 
 def task_from_mapping(values: Mapping[str, Any]) -> Task:
     """A Task built from the column values of a row about to be or just inserted."""
-    return Task.model_construct(**_task_fields(values))
+    return _trusted(Task, _task_fields(values))
 
 
 def claimed_from_mapping(values: Mapping[str, Any]) -> ClaimedTask:
     """A claimed task, with its lease token, from its column values."""
-    return ClaimedTask.model_construct(**_task_fields(values), lease_token=values["lease_token"])
+    fields = _task_fields(values)
+    fields["lease_token"] = values["lease_token"]
+    return _trusted(ClaimedTask, fields)
 
 
 def _task_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
