@@ -51,14 +51,29 @@ class Load(threading.Thread):
         while not self.stop.wait(5):
             self.samples.append(os.getloadavg()[0])
             listing = subprocess.run(
-                ["ps", "-eo", "pcpu=,args="], capture_output=True, text=True
+                ["ps", "-eo", "pcpu=,pid=,ppid=,args="], capture_output=True, text=True
             ).stdout
+            rows = []
+            parents: dict[int, int] = {}
             for line in listing.splitlines():
-                cpu, _, args = line.strip().partition(" ")
-                mine = any(word in args for word in ("bench", "peer_", "ps -eo"))
-                if float(cpu or 0) >= 5 and not mine:
+                cpu, pid, ppid, *args = line.split(maxsplit=3)
+                parents[int(pid)] = int(ppid)
+                rows.append((float(cpu), int(pid), " ".join(args)))
+            for cpu, pid, args in rows:
+                # The benchmarks' own processes (servers, workers, peers) are not "others".
+                if cpu >= 5 and not _descends_from(pid, os.getpid(), parents):
                     key = " ".join(args.split()[:4])[:90]
-                    self.others[key] = max(self.others.get(key, 0.0), float(cpu))
+                    self.others[key] = max(self.others.get(key, 0.0), cpu)
+
+
+def _descends_from(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    seen = set()
+    while pid not in seen and pid > 1:
+        if pid == ancestor:
+            return True
+        seen.add(pid)
+        pid = parents.get(pid, 0)
+    return False
 
 
 def run_json(command: list[str], timeout: float) -> dict[str, Any]:
