@@ -211,9 +211,9 @@ def _complete_row(
     """Complete a locked row; the seconds it was held, or None for an idempotent repeat."""
     if not _completable(row, result, worker_id, lease_token):
         return task_from_row(row), None
-    events.record(conn, [events.event_row(row, Event.COMPLETED, now)])
-    task = _save(conn, row, **_completed(result, now))
-    return task, _seconds_held(row, now)
+    values = _completed(result, now)
+    _write_completed(conn, now, [(row, values["result"])])
+    return task_from_mapping({**row._mapping, **values}), _seconds_held(row, now)
 
 
 def fail(

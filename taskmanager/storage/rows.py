@@ -51,10 +51,10 @@ def request_hash(item: TaskCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-Model = TypeVar("Model", Task, ClaimedTask)
+_Model = TypeVar("_Model", Task, ClaimedTask)
 
 
-def _trusted(model: type[Model], fields: dict[str, Any]) -> Model:
+def _trusted(model: type[_Model], fields: dict[str, Any]) -> _Model:
     """What `model_construct` makes of a value for every field, without its per-field loop
     over aliases and defaults: a claim or complete builds one per task."""
     made = model.__new__(model)
