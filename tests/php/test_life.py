@@ -136,8 +136,11 @@ def test_sigterm_finishes_the_task_in_hand_then_exits_0(
     php_server: LiveServer, client: Client, start_worker: Callable[..., WorkerProcess]
 ) -> None:
     task = client.create_task("example.sleep", {"seconds": 2})
-    worker = start_worker("--poll-interval=1", env=php_env(TASKMANAGER_API_URL=php_server.api_url))
-    wait_until(lambda: client.get_task(task["id"])["status"] == "processing", 30, "the claim")
+    env = php_env(TASKMANAGER_API_URL=php_server.api_url)
+    worker = start_worker("--poll-interval=1", "--debug", env=env)
+    # The worker's own log, not the task's status: a claim the server has answered but the
+    # worker has not read yet is handed back when the stop cuts it off.
+    wait_until(lambda: f"claimed task {task['id']}" in worker.log(), 30, "the worker to hold it")
 
     worker.signal(signal.SIGTERM)
 
