@@ -28,8 +28,14 @@ check: $(STAMP)
 	$(BIN)/ruff check taskmanager tests workers
 	$(BIN)/mypy
 
+# Most tests wait on processes and timers more than they compute, so they run side by side in
+# PYTEST_PROCESSES processes; the fault scenarios marked `serial` judge timings (a re-claim
+# within its lease, a 503 within the connect timeout) and run afterwards with the machine to
+# themselves.
+PYTEST_PROCESSES ?= 4
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_PROCESSES) -m "not serial"
+	$(BIN)/pytest -q -m serial
 
 ## The longer reliability tier for release checks: the fault scenarios at ten times the CI
 ## counts (TASKMANAGER_RELIABILITY_SCALE), then the other reliability scenarios.

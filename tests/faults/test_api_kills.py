@@ -43,6 +43,7 @@ def drain(load: Load, url: str, runner: threading.Thread) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_scenario_6_api_killed_under_load(backend: str, db_url: str, tmp_path: Path) -> None:
     ports = [free_port() for _ in range(server_count(backend))]
     servers: list[LiveServer] = []

@@ -114,6 +114,7 @@ def inject_faults(proxy: FaultProxy, servers: list[LiveServer]) -> list[tuple[in
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize("backend", ["mariadb", "postgres"], indirect=True)
 def test_network_faults_between_api_and_database(
     backend: str, db_url: str, proxy: FaultProxy, tmp_path: Path

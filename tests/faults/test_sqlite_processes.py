@@ -71,6 +71,7 @@ def reader(client: Client, n: int) -> Callable[[], None]:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_scenario_11_four_processes_on_one_sqlite_file(start_servers: StartServers) -> None:
     urls = [server.api_url for server in start_servers(PROCESSES)]

@@ -124,6 +124,7 @@ def held_at_death(worker: WorkerProcess) -> list[tuple[str, float, bool]]:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_scenario_3_worker_processes_killed_while_draining(
     backend: str, start_servers: StartServers, pool: list[WorkerPool], tmp_path: Path
 ) -> None:

@@ -49,6 +49,7 @@ def _wake_latency(a: LiveServer, b: LiveServer, wait: float, head_start: float) 
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_a_claim_waiting_on_one_process_gets_a_task_created_through_another(
     backend: str, start_servers: StartServers
 ) -> None:

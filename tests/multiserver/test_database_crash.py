@@ -215,6 +215,7 @@ def _start_load(load: Load, errors: list[BaseException]) -> threading.Thread:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize("backend", ["mariadb", "postgres"], indirect=True)
 def test_scenario_7_database_crash_under_load(
     backend: str, crashable: PrivateDatabase | None, tmp_path: Path
@@ -250,6 +251,7 @@ def test_scenario_7_database_crash_under_load(
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_scenario_7_api_killed_during_sqlite_writes(db_url: str, tmp_path: Path) -> None:
     port = free_port()

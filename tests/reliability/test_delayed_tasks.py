@@ -42,6 +42,7 @@ def _claimer(
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_delayed_tasks_are_claimed_on_time(live_server: LiveServer) -> None:
     claimed: list[dict[str, Any]] = []
     errors: list[BaseException] = []
