@@ -15,6 +15,7 @@ import httpx
 
 from taskmanager.bench import stamps
 from taskmanager.bench.figures import drain_rates, percentile
+from taskmanager.bench.reads import time_reads
 from taskmanager.bench.target import BenchError, Server, cpu_seconds, running_server
 from taskmanager.bench.workers import BENCH_TYPE, DONE, STARTED, start_workers, stop_workers
 from taskmanager.client import AsyncClient, Client
@@ -94,6 +95,7 @@ def _measure(
                 latencies = _idle_latencies(api_url, stamp_dir, tries, progress)
                 figures["idle_latency_median_ms"] = statistics.median(latencies) * 1000
                 figures["idle_latency_p90_ms"] = percentile(latencies, 0.9) * 1000
+            figures.update(time_reads(api_url, progress))
             if server is not None:
                 figures["server_rss_peak_mb"] = peak / 2**20
                 figures["server_rss_idle_mb"] = server.rss_bytes() / 2**20

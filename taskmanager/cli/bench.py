@@ -27,6 +27,11 @@ LABELS = {
     "server_rss_peak_mb": ("server RSS, peak while draining", "MB"),
     "server_rss_idle_mb": ("server RSS, idle", "MB"),
     "server_rss_idle_polls_mb": ("server RSS with the idle long polls", "MB"),
+    "stats_ms": ("GET /stats, median", "ms"),
+    "list_newest_ms": ("GET /tasks?limit=50, median", "ms"),
+    "list_completed_ms": ("GET /tasks?status=completed, median", "ms"),
+    "list_pending_of_type_ms": ("GET /tasks?status=pending&type=..., median", "ms"),
+    "list_failed_ms": ("GET /tasks?status=failed (none), median", "ms"),
 }
 
 

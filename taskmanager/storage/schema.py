@@ -106,7 +106,10 @@ Index(
 Index("ix_tasks_status_run_at", tasks.c.status, tasks.c.run_at)
 Index("ix_tasks_status_lease", tasks.c.status, tasks.c.lease_expires_at)
 Index("ix_tasks_status_completed", tasks.c.status, tasks.c.completed_at)
-Index("ix_tasks_worker", tasks.c.worker_id, tasks.c.status)
+# The task list, newest first, under each filter (storage/listing.py).
+Index("ix_tasks_status_seq", tasks.c.status, tasks.c.seq)
+Index("ix_tasks_type_status_seq", tasks.c.type, tasks.c.status, tasks.c.seq)
+Index("ix_tasks_worker_status_seq", tasks.c.worker_id, tasks.c.status, tasks.c.seq)
 
 workers = Table(
     "workers",

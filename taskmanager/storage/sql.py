@@ -42,6 +42,7 @@ from taskmanager.storage import (
     events,
     keys,
     lifecycle,
+    listing,
     mysql,
     overview,
     postgres,
@@ -185,15 +186,8 @@ class SQLStore(Store):
     def list_tasks(
         self, where: TaskFilter, limit: int, cursor: str | None
     ) -> tuple[list[Task], str | None]:
-        query = select(tasks).order_by(tasks.c.seq.desc()).limit(limit + 1)
-        if where.status is not None:
-            query = query.where(tasks.c.status == where.status)
-        if where.type is not None:
-            query = query.where(tasks.c.type == where.type)
-        if where.worker_id is not None:
-            query = query.where(tasks.c.worker_id == where.worker_id)
-        if cursor is not None:
-            query = query.where(tasks.c.seq < decode_cursor(cursor))
+        before = decode_cursor(cursor) if cursor is not None else None
+        query = listing.page_query(where, limit + 1, before)
         with self._read() as conn:
             rows = conn.execute(query).all()
         page = rows[:limit]

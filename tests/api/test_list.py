@@ -98,6 +98,31 @@ def test_cursor_works_with_a_filter(api: TestClient) -> None:
     assert ids(api, type="x", cursor=page["next_cursor"]) == [wanted[0]]
 
 
+def _pages(api: TestClient, **params: object) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        paging = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/api/tasks", params={**params, **paging}).json()
+        seen += [task["id"] for task in page["tasks"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+def test_a_type_or_worker_filter_pages_newest_first_across_statuses(api: TestClient) -> None:
+    # Each status is read from its own index walk: the pages must still interleave them.
+    made = [create(api, "x", params={"i": i})["id"] for i in range(7)]
+    create(api, "y")
+    first = claim_one(api, "w", task_types=["x"])  # made[0]: completed
+    assert complete(api, first, result={}).status_code == 200
+    claim_one(api, "w", task_types=["x"])  # made[1]: processing
+    assert api.post(f"/api/tasks/{made[4]}/cancel").status_code == 200
+    assert _pages(api, type="x") == made[::-1]
+    assert _pages(api, worker_id="w") == [made[1], made[0]]
+    assert _pages(api, type="x", worker_id="w") == [made[1], made[0]]
+
+
 def test_limit_over_the_page_size_is_refused(make_api: MakeApi) -> None:
     api = make_api(max_page_size=5)
     assert api.get("/api/tasks", params={"limit": 5}).status_code == 200

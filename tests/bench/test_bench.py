@@ -36,6 +36,8 @@ def test_bench_drains_every_task_and_reports_sane_figures() -> None:
     assert run["steady_drain_per_s"] > 0
     assert 0 < run["idle_latency_median_ms"] <= run["idle_latency_p90_ms"]
     assert run["server_rss_idle_mb"] > 10
+    for read in ("stats_ms", "list_newest_ms", "list_completed_ms", "list_failed_ms"):
+        assert run[read] > 0
     assert "Traceback" not in done.stderr
 
 
