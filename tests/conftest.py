@@ -24,6 +24,10 @@ from taskmanager.server.settings import Settings
 from taskmanager.storage import SQLStore, open_store
 from tests.backends import BACKENDS, empty_tables, server_database, session_database
 
+# The servers the tests start run one process each, as the scenarios that kill or stop "the API"
+# mean; the test of serve's own default clears this.
+os.environ.setdefault("TASKMANAGER_PROCESSES", "1")
+
 
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -38,10 +38,11 @@ def main() -> None:
 )
 @click.option(
     "--workers",
+    "processes",
     type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Server processes sharing the port.",
+    default=None,
+    help="Server processes sharing the port (TASKMANAGER_PROCESSES).  [default: 1 on SQLite, "
+    "one per CPU, at most 4, on MariaDB/MySQL and PostgreSQL]",
 )
 @click.option(
     "--log-level",
@@ -72,7 +73,6 @@ def main() -> None:
     help="The certificate's private key (PEM).",
 )
 def serve(
-    workers: int,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     **overrides: object,
@@ -94,16 +94,18 @@ def serve(
         _migrate(settings.database_url)
     _check_access(settings)
     scheme = "https" if ssl_certfile else "http"
+    processes = settings.server_processes()
     _say(
         f"TaskManager {__version__} on {scheme}://{settings.host}:{settings.port}/api "
-        f"(database {_redact(settings.database_url)})"
+        f"(database {_redact(settings.database_url)}, {processes} "
+        f"process{'es' if processes > 1 else ''})"
     )
     uvicorn.run(
         "taskmanager.server.app:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=workers,
+        workers=processes,
         log_level=settings.log_level,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,

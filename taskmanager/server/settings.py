@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -10,6 +12,8 @@ from taskmanager.retention import PurgePlan, parse_duration, parse_statuses
 from taskmanager.storage.engine import EngineOptions
 
 MIN_KEY_LENGTH = 32
+# Each process holds its own connection pool and about 100 MB: past this, add hosts instead.
+MAX_AUTO_PROCESSES = 4
 
 
 class Settings(BaseSettings):
@@ -23,6 +27,13 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `taskmanager serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `taskmanager serve` listens on.")
+    processes: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Processes of `taskmanager serve` sharing the port; unset: 1 on SQLite, "
+        f"one per CPU (at most {MAX_AUTO_PROCESSES}) on MariaDB/MySQL and PostgreSQL.",
+    )
     migrate_on_start: bool = Field(True, description="Apply pending migrations when serving.")
     default_lease_seconds: float = Field(60.0, ge=1, le=43200, description="Lease of a claim.")
     default_max_attempts: int = Field(3, ge=1, le=1000, description="Attempts before `failed`.")
@@ -147,6 +158,18 @@ class Settings(BaseSettings):
             self.purge_batch_size,
         )
 
+    def server_processes(self) -> int:
+        """How many processes `taskmanager serve` runs: `processes`, else the machine's choice.
+
+        SQLite takes one writer at a time, so more processes on one file mostly wait for each
+        other (and each costs its memory); a database server takes one per usable CPU.
+        """
+        if self.processes is not None:
+            return self.processes
+        if self.database_url.startswith("sqlite"):
+            return 1
+        return max(1, min(MAX_AUTO_PROCESSES, _usable_cpus()))
+
     def engine_options(self) -> EngineOptions:
         """The connection settings for the storage layer."""
         return EngineOptions(
@@ -165,3 +188,10 @@ class Settings(BaseSettings):
             cap_seconds=self.retry_max_seconds,
             jitter=self.retry_jitter,
         )
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's share), else the machine's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

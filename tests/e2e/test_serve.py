@@ -114,3 +114,24 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("condition not met in time")
+
+
+def test_serve_runs_one_process_on_sqlite_and_one_per_cpu_on_a_server(
+    tmp_path: Path, db_url: str, servers: list[LiveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskmanager.server.settings import Settings
+
+    monkeypatch.delenv("TASKMANAGER_PROCESSES")
+    expected = Settings(database_url=db_url).server_processes()
+    if db_url.startswith("sqlite"):
+        assert expected == 1
+    servers.append(start_server(tmp_path, db_url))
+    plural = "process" if expected == 1 else "processes"
+    deadline = time.monotonic() + 30
+    while servers[0].log().count("Started server process") < expected:
+        assert time.monotonic() < deadline, servers[0].log()
+        time.sleep(0.1)
+    log = servers[0].log()
+    assert f", {expected} {plural})" in log
+    time.sleep(0.5)  # no more come
+    assert servers[0].log().count("Started server process") == expected
