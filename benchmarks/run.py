@@ -190,6 +190,23 @@ def targets(results: list[dict[str, Any]], backlog: list[dict[str, Any]]) -> lis
     return lines
 
 
+READS = {
+    "stats_ms": "GET /stats",
+    "list_newest_ms": "GET /tasks",
+    "list_completed_ms": "?status=completed",
+    "list_pending_of_type_ms": "?status=pending&type=",
+    "list_failed_ms": "?status=failed (none)",
+}
+
+
+def reads_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| database | " + " | ".join(READS.values()) + " |", "|---" * (len(READS) + 1) + "|"]
+    for r in rows:
+        cells = " | ".join(cell(r["summary"], key, 1) for key in READS)
+        lines.append(f"| {r['name']} | {cells} |")
+    return lines
+
+
 def machine(load: Load) -> list[str]:
     memory = next(
         line.split()[1]
@@ -251,6 +268,11 @@ def write(
             for r in results + backlog
             if "TaskManager" in r["name"]
         ],
+        "",
+        "Reads of TaskManager, after the drain, on the table the run left (medians of 20 calls "
+        "each, ms):",
+        "",
+        *reads_table([r for r in results + backlog if "TaskManager" in r["name"]]),
         "",
         "Versions and exact commands:",
         "",
