@@ -1,0 +1,54 @@
+"""A long poll whose caller hangs up leases nothing: a worker that left would never run it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from urllib.parse import urlsplit
+
+from taskmanager.client import Client
+from tests.conftest import LiveServer
+
+
+def _waiting_claim(server: LiveServer, task_type: str) -> socket.socket:
+    """A claim that waits up to 20 s, sent on a raw connection the test can drop."""
+    where = urlsplit(server.url)
+    body = json.dumps({"worker_id": "left", "task_types": [task_type], "wait_seconds": 20})
+    head = (
+        f"POST /api/tasks/claim HTTP/1.1\r\nHost: {where.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    sock = socket.create_connection((where.hostname, where.port))
+    sock.sendall((head + body).encode())
+    return sock
+
+
+def test_a_task_created_after_the_waiting_worker_hung_up_stays_pending(
+    live_server: LiveServer,
+) -> None:
+    with Client(live_server.api_url) as client:
+        sock = _waiting_claim(live_server, "hangup.test")
+        time.sleep(0.5)  # the claim is waiting on the server
+        sock.close()
+        time.sleep(0.3)
+        task = client.create_task("hangup.test", {})
+        time.sleep(1.0)
+        assert client.get_task(task["id"])["status"] == "pending"
+        # and the next worker gets it at once
+        claimed = client.claim("here", task_types=["hangup.test"], wait_seconds=0)
+        assert claimed is not None and claimed["id"] == task["id"]
+
+
+def test_a_worker_still_waiting_gets_the_task(live_server: LiveServer) -> None:
+    with Client(live_server.api_url) as client:
+        sock = _waiting_claim(live_server, "hangup.kept")
+        time.sleep(0.5)
+        task = client.create_task("hangup.kept", {})
+        sock.settimeout(10)
+        answer = b""
+        while b"\r\n\r\n" not in answer or task["id"].encode() not in answer:
+            answer += sock.recv(65536)
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert client.get_task(task["id"])["status"] == "processing"
