@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from taskmanager.policy import RetryPolicy
 from taskmanager.retention import PurgePlan, parse_duration, parse_statuses
-from taskmanager.storage.engine import EngineOptions
+from taskmanager.storage.engine import EngineOptions, backend_of
 
 MIN_KEY_LENGTH = 32
 # Each process holds its own connection pool and about 100 MB: past this, add hosts instead.
@@ -166,7 +166,7 @@ class Settings(BaseSettings):
         """
         if self.processes is not None:
             return self.processes
-        if self.database_url.startswith("sqlite"):
+        if backend_of(self.database_url) == "sqlite":
             return 1
         return max(1, min(MAX_AUTO_PROCESSES, _usable_cpus()))
 

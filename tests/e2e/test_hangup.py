@@ -48,7 +48,9 @@ def test_a_worker_still_waiting_gets_the_task(live_server: LiveServer) -> None:
         sock.settimeout(10)
         answer = b""
         while b"\r\n\r\n" not in answer or task["id"].encode() not in answer:
-            answer += sock.recv(65536)
+            chunk = sock.recv(65536)
+            assert chunk, f"the server closed the connection after {answer!r}"
+            answer += chunk
         sock.close()
         assert answer.startswith(b"HTTP/1.1 200")
         assert client.get_task(task["id"])["status"] == "processing"

@@ -14,6 +14,7 @@ import pytest
 
 from taskmanager.client import Client
 from taskmanager.errors import TaskManagerError
+from taskmanager.server.settings import Settings
 from tests.conftest import LiveServer, start_server
 
 
@@ -119,8 +120,6 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
 def test_serve_runs_one_process_on_sqlite_and_one_per_cpu_on_a_server(
     tmp_path: Path, db_url: str, servers: list[LiveServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from taskmanager.server.settings import Settings
-
     monkeypatch.delenv("TASKMANAGER_PROCESSES")
     expected = Settings(database_url=db_url).server_processes()
     if db_url.startswith("sqlite"):

@@ -60,6 +60,7 @@ def _work(client: Client, bad_id: str, good_ids: set[str]) -> tuple[list[Attempt
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # each re-claim is judged against its backoff window plus 0.25 s
 def test_failing_task_runs_max_attempts_with_backoff(server_with: StartServer) -> None:
     server = server_with(TASKMANAGER_RETRY_BASE_SECONDS=str(BASE_SECONDS))
     with Client(server.api_url) as client:

@@ -139,6 +139,7 @@ def test_sigterm_finishes_the_tasks_in_hand(
     assert "stop requested: finishing 2 task(s) in hand" in worker.log()
 
 
+@pytest.mark.serial  # the second signal must come 0.2 s after the first: a loaded machine blurs it
 def test_second_signal_hands_the_tasks_back(
     live_server: LiveServer, client: Client, start: Start
 ) -> None:
