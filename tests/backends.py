@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.engine import make_url
 
 from taskmanager.storage import SQLStore, open_store
-from taskmanager.storage.schema import metadata
+from taskmanager.storage.counts import read_counts
+from taskmanager.storage.schema import metadata, tasks
 
 SERVER_URLS = {
     "mariadb": os.environ.get("TASKMANAGER_TEST_MYSQL_URL", ""),
@@ -84,3 +85,19 @@ def empty_tables(url: str) -> None:
                 conn.execute(delete(table))
     finally:
         store.close()
+
+
+def counts_and_tasks(url: str) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """The counts the triggers kept, and the same counted from the tasks table."""
+    store = open_store(url)
+    try:
+        assert isinstance(store, SQLStore)
+        with store.engine.connect() as conn:
+            kept = read_counts(conn).by_type
+            query = select(tasks.c.type, tasks.c.status, func.count()).group_by(
+                tasks.c.type, tasks.c.status
+            )
+            counted = {(type_, status): int(n) for type_, status, n in conn.execute(query)}
+    finally:
+        store.close()
+    return kept, counted

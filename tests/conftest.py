@@ -22,7 +22,13 @@ from taskmanager.clock import ManualClock
 from taskmanager.server.app import create_app
 from taskmanager.server.settings import Settings
 from taskmanager.storage import SQLStore, open_store
-from tests.backends import BACKENDS, empty_tables, server_database, session_database
+from tests.backends import (
+    BACKENDS,
+    counts_and_tasks,
+    empty_tables,
+    server_database,
+    session_database,
+)
 
 # The servers the tests start run one process each, as the scenarios that kill or stop "the API"
 # mean; the test of serve's own default clears this.
@@ -60,15 +66,22 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_url(
     backend: str, tmp_path: Path, migrated_template: Path, request: pytest.FixtureRequest
-) -> str:
-    """An empty, migrated database of the backend under test."""
+) -> Iterator[str]:
+    """An empty, migrated database of the backend under test.
+
+    Afterwards, the counts the triggers kept must match the tasks the test left: every write
+    path of every test that used a database checks them.
+    """
     if backend == "sqlite":
         path = tmp_path / "taskmanager.db"
         shutil.copy(migrated_template, path)
-        return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("server_databases")[backend]
-    empty_tables(url)
-    return url
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("server_databases")[backend]
+        empty_tables(url)
+    yield url
+    kept, counted = counts_and_tasks(url)
+    assert kept == counted, "task_counts differs from the tasks table"
 
 
 @pytest.fixture

@@ -183,15 +183,40 @@ def _expired(skip_locked: bool) -> Select[Any]:
     return lock(query, skip_locked)
 
 
+# The earliest run_at of a type's pending tasks: one seek in ix_tasks_type_status_run_at.
+_FIRST_RUN_AT_OF_TYPE = (
+    select(tasks.c.run_at)
+    .where(
+        tasks.c.type == bindparam("type"),
+        tasks.c.status == TaskStatus.PENDING,
+        tasks.c.run_at <= bindparam("before"),
+    )
+    .order_by(tasks.c.run_at)
+    .limit(1)
+)
+_FIRST_RUN_AT = select(func.min(tasks.c.run_at)).where(tasks.c.status == TaskStatus.PENDING)
+_END_OF_TIME = datetime(9999, 1, 1)
+
+
+def first_run_at_of_type(conn: Connection, type_: str, before: datetime) -> datetime | None:
+    """The earliest run_at up to `before` among the type's pending tasks (naive UTC)."""
+    found: datetime | None = conn.execute(
+        _FIRST_RUN_AT_OF_TYPE, {"type": type_, "before": before}
+    ).scalar()
+    return found
+
+
 def next_due_at(conn: Connection, task_types: Sequence[str] | None) -> datetime | None:
     """The earliest pending run_at or lease expiry among these types (naive UTC)."""
-    due = select(func.min(tasks.c.run_at)).where(tasks.c.status == TaskStatus.PENDING)
     lease = select(func.min(tasks.c.lease_expires_at)).where(
         tasks.c.status == TaskStatus.PROCESSING
     )
     if task_types:
-        due = due.where(tasks.c.type.in_(list(task_types)))
         lease = lease.where(tasks.c.type.in_(list(task_types)))
-    instants = [conn.execute(due).scalar_one(), conn.execute(lease).scalar_one()]
+        runs = [first_run_at_of_type(conn, type_, _END_OF_TIME) for type_ in set(task_types)]
+        due = min((run for run in runs if run is not None), default=None)
+    else:
+        due = conn.execute(_FIRST_RUN_AT).scalar_one()
+    instants = [due, conn.execute(lease).scalar_one()]
     found = [instant for instant in instants if instant is not None]
     return min(found) if found else None

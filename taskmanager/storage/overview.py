@@ -13,9 +13,11 @@ from sqlalchemy import Connection, and_, case, func, select
 
 from taskmanager.models import HistoryPoint, QueueHistory, QueueOverview, TypeOverview
 from taskmanager.status import TaskStatus
+from taskmanager.storage.claiming import first_run_at_of_type
+from taskmanager.storage.counts import Counts, read_counts
 from taskmanager.storage.events import DEPTH_CHANGE, Event
 from taskmanager.storage.rows import from_db_time
-from taskmanager.storage.schema import task_events, task_tallies, tasks
+from taskmanager.storage.schema import task_events, task_tallies
 
 UNFINISHED = (TaskStatus.PENDING, TaskStatus.PROCESSING)
 
@@ -29,24 +31,18 @@ class MetricCounts:
     completed: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
     oldest_pending_age_seconds: dict[str, float] = field(default_factory=dict)
+    count_rows: int = 0  # rows of task_counts that held the depth
 
 
-def depth_by_type(conn: Connection) -> dict[tuple[str, str], int]:
-    """How many tasks each (type, status) has now."""
-    rows = conn.execute(
-        select(tasks.c.type, tasks.c.status, func.count()).group_by(tasks.c.type, tasks.c.status)
-    )
-    return {(type_, status): int(count) for type_, status, count in rows}
-
-
-def oldest_pending_by_type(conn: Connection, now: datetime) -> dict[str, float]:
-    """Seconds the oldest due pending task of each type has waited."""
-    rows = conn.execute(
-        select(tasks.c.type, func.min(tasks.c.run_at))
-        .where(tasks.c.status == TaskStatus.PENDING, tasks.c.run_at <= now)
-        .group_by(tasks.c.type)
-    )
-    return {type_: max(0.0, (now - oldest).total_seconds()) for type_, oldest in rows}
+def oldest_pending_by_type(conn: Connection, now: datetime, counts: Counts) -> dict[str, float]:
+    """Seconds the oldest due pending task of each type has waited: one seek per type."""
+    ages = {}
+    for type_, status in counts.by_type:
+        if status == TaskStatus.PENDING:
+            oldest = first_run_at_of_type(conn, type_, now)
+            if oldest is not None:
+                ages[type_] = max(0.0, (now - oldest).total_seconds())
+    return ages
 
 
 def _events_by_type(conn: Connection, since: datetime) -> dict[tuple[str, str], int]:
@@ -63,9 +59,10 @@ def _events_by_type(conn: Connection, since: datetime) -> dict[tuple[str, str], 
 
 def queue_overview(conn: Connection, now: datetime, window_seconds: int) -> QueueOverview:
     """Each type's depth by status, completions and failures in the window, oldest pending."""
-    depth = depth_by_type(conn)
+    counts = read_counts(conn)
+    depth = counts.by_type
     finished = _events_by_type(conn, now - timedelta(seconds=window_seconds))
-    oldest = oldest_pending_by_type(conn, now)
+    oldest = oldest_pending_by_type(conn, now, counts)
     names = sorted({type_ for type_, _ in depth} | {type_ for type_, _ in finished})
     types = []
     for name in names:
@@ -103,9 +100,8 @@ def queue_history(conn: Connection, now: datetime, minutes: int) -> QueueHistory
     )
     for event, *counts in conn.execute(query):
         per_event[event] = [int(count or 0) for count in counts]
-    unfinished = conn.execute(
-        select(func.count()).where(tasks.c.status.in_(UNFINISHED))
-    ).scalar_one()
+    now_counts = read_counts(conn)
+    unfinished = sum(now_counts.total(status) for status in UNFINISHED)
     deltas = [
         sum(
             change * per_event.get(event, [0] * minutes)[index]
@@ -140,7 +136,8 @@ def _tallies(conn: Connection) -> dict[tuple[str, str], int]:
 
 def metric_counts(conn: Connection, now: datetime) -> MetricCounts:
     """Depth gauges and created/completed/failed totals, including purged tasks."""
-    depth = depth_by_type(conn)
+    counts = read_counts(conn)
+    depth = counts.by_type
     tallies = _tallies(conn)
     names = {type_ for type_, _ in depth} | {type_ for type_, _ in tallies}
 
@@ -154,5 +151,6 @@ def metric_counts(conn: Connection, now: datetime) -> MetricCounts:
         created={name: total(name, everything, "created") for name in names},
         completed={name: total(name, ["completed"], "completed") for name in names},
         failed={name: total(name, ["failed"], "failed") for name in names},
-        oldest_pending_age_seconds=oldest_pending_by_type(conn, now),
+        oldest_pending_age_seconds=oldest_pending_by_type(conn, now, counts),
+        count_rows=counts.rows,
     )

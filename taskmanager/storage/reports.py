@@ -1,4 +1,4 @@
-"""Queue statistics, read from the tasks table so that every API process agrees."""
+"""Queue statistics, read from the database so that every API process agrees."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import Connection, func, select
 
 from taskmanager.models import QueueCount, QueueStats
 from taskmanager.status import TaskStatus
+from taskmanager.storage.counts import read_counts
 from taskmanager.storage.rows import from_db_time
 from taskmanager.storage.schema import tasks
 
@@ -54,11 +55,7 @@ def queue_stats(conn: Connection, now: datetime) -> QueueStats:
     """Depth by type and status, last-minute throughput, oldest pending age, p50/p95."""
     depth = [
         QueueCount.model_construct(type=type_, status=TaskStatus(status), count=count)
-        for type_, status, count in conn.execute(
-            select(tasks.c.type, tasks.c.status, func.count())
-            .group_by(tasks.c.type, tasks.c.status)
-            .order_by(tasks.c.type, tasks.c.status)
-        )
+        for (type_, status), count in sorted(read_counts(conn).by_type.items())
     ]
     totals = {status.value: 0 for status in TaskStatus}
     for entry in depth:

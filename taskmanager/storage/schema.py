@@ -104,6 +104,8 @@ Index(
     tasks.c.seq,
 )
 Index("ix_tasks_status_run_at", tasks.c.status, tasks.c.run_at)
+# The oldest due pending task of one type (/metrics, the dashboard, a long poll's next wake-up).
+Index("ix_tasks_type_status_run_at", tasks.c.type, tasks.c.status, tasks.c.run_at)
 Index("ix_tasks_status_lease", tasks.c.status, tasks.c.lease_expires_at)
 Index("ix_tasks_status_completed", tasks.c.status, tasks.c.completed_at)
 # The task list, newest first, under each filter (storage/listing.py).
@@ -172,4 +174,15 @@ task_tallies = Table(
     Column("type", Exact(200), primary_key=True),
     Column("outcome", Exact(16), primary_key=True),
     Column("count", BigInteger, nullable=False),
+)
+
+# How many tasks each (type, status) has, kept by triggers on the tasks table (migration 0008):
+# each database connection writes to its own slot, and a count is the sum over the slots.
+task_counts = Table(
+    "task_counts",
+    metadata,
+    Column("type", Exact(200), primary_key=True),
+    Column("status", Exact(16), primary_key=True),
+    Column("slot", BigInteger, primary_key=True, autoincrement=False),
+    Column("n", BigInteger, nullable=False),
 )

@@ -38,6 +38,7 @@ from taskmanager.roles import Role
 from taskmanager.status import TaskStatus
 from taskmanager.storage import (
     claiming,
+    counts,
     creating,
     events,
     keys,
@@ -147,6 +148,7 @@ class SQLStore(Store):
             with self._read() as conn:
                 mysql.refuse_unsupported(conn)
         migrate(self.engine)
+        self._write(counts.fold_closed_slots)
 
     def watch(self, notify: Notify, active: Callable[[], bool], interval: float) -> Watch:
         watcher: Watch
@@ -342,7 +344,10 @@ class SQLStore(Store):
 
     def metric_counts(self) -> MetricCounts:
         with self._read() as conn:
-            return overview.metric_counts(conn, self._now())
+            found = overview.metric_counts(conn, self._now())
+        if found.count_rows > counts.FOLD_AFTER_ROWS:  # /metrics is read every few seconds
+            self._write(counts.fold_closed_slots)
+        return found
 
     def count_purgeable(self, statuses: Sequence[TaskStatus], before: datetime) -> int:
         with self._read() as conn:
