@@ -88,7 +88,7 @@ def empty_tables(url: str) -> None:
 
 
 def counts_and_tasks(url: str) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
-    """The counts the triggers kept, and the same counted from the tasks table."""
+    """The counts the writes kept, and the same counted from the tasks table."""
     store = open_store(url)
     try:
         assert isinstance(store, SQLStore)

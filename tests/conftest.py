@@ -69,7 +69,7 @@ def db_url(
 ) -> Iterator[str]:
     """An empty, migrated database of the backend under test.
 
-    Afterwards, the counts the triggers kept must match the tasks the test left: every write
+    Afterwards, the counts the writes kept must match the tasks the test left: every write
     path of every test that used a database checks them.
     """
     if backend == "sqlite":

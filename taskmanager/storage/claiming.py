@@ -7,6 +7,7 @@ the picked rows with FOR UPDATE SKIP LOCKED so concurrent claims take different 
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from taskmanager import policy
 from taskmanager.models import ClaimedTask
 from taskmanager.status import TaskStatus
-from taskmanager.storage import events, workers
+from taskmanager.storage import counts, events, workers
 from taskmanager.storage.rows import claimed_from_mapping
 from taskmanager.storage.schema import tasks
 
@@ -74,6 +75,9 @@ def claim(
             }
             for row, new in zip(picked, leases, strict=True)
         ],
+    )
+    counts.add(
+        conn, counts.moved((row.type for row in picked), TaskStatus.PENDING, TaskStatus.PROCESSING)
     )
     events.record(
         conn,
@@ -151,8 +155,10 @@ def expire_leases(conn: Connection, now: datetime, skip_locked: bool) -> None:
     """Take back tasks whose lease ran out: pending again, or failed after the last attempt."""
     expired = conn.execute(_expired(skip_locked), {"now": now}).all()
     happened = []
+    deltas: counts.Deltas = Counter()
     for row in expired:
         status = policy.status_after_failure(row.attempts, row.max_attempts, retry=True)
+        deltas.update(counts.moved([row.type], TaskStatus.PROCESSING, status))
         finished = status == TaskStatus.FAILED
         conn.execute(
             update(tasks)
@@ -168,6 +174,7 @@ def expire_leases(conn: Connection, now: datetime, skip_locked: bool) -> None:
         kind = events.Event.FAILED if finished else events.Event.RETRYING
         happened.append(events.event_row(row, kind, now, message=LEASE_EXPIRED))
     events.record(conn, happened)
+    counts.add(conn, deltas)
 
 
 @cache

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, insert, select
 from taskmanager.errors import Conflict
 from taskmanager.models import TaskCreate
 from taskmanager.status import TaskStatus
-from taskmanager.storage import events, task_types
+from taskmanager.storage import counts, events, task_types
 from taskmanager.storage.base import Created
 from taskmanager.storage.rows import (
     dump_json,
@@ -41,6 +41,7 @@ def create_tasks(
     fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
     if fresh:
         conn.execute(_INSERT, list(fresh.values()))
+        counts.add(conn, counts.moved((row["type"] for row in fresh.values()), None, "pending"))
         events.record(
             conn, (events.event_row(row, events.Event.CREATED, now) for row in fresh.values())
         )

@@ -29,7 +29,7 @@ from taskmanager.models import (
     Task,
 )
 from taskmanager.status import TaskStatus
-from taskmanager.storage import events
+from taskmanager.storage import counts, events
 from taskmanager.storage.events import Event
 from taskmanager.storage.rows import dump_json, load_json, task_from_mapping, task_from_row
 from taskmanager.storage.schema import tasks
@@ -89,6 +89,8 @@ def _require_processing(row: Row[Any]) -> None:
 def _save(conn: Connection, row: Row[Any], **values: Any) -> Task:
     """Persist new column values (plain values, no SQL expressions) and return the task."""
     conn.execute(update(tasks).where(tasks.c.seq == row.seq).values(**values))
+    if values.get("status", row.status) != row.status:
+        counts.add(conn, counts.moved([row.type], row.status, values["status"]))
     return task_from_mapping({**row._mapping, **values})
 
 
@@ -174,6 +176,8 @@ def _write_completed(
     conn.execute(
         _COMPLETE, [{"b_seq": row.seq, "b_result": result, "b_now": now} for row, result in fresh]
     )
+    types = (row.type for row, _ in fresh)
+    counts.add(conn, counts.moved(types, TaskStatus.PROCESSING, TaskStatus.COMPLETED))
 
 
 def _completable(

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, select
 
 from taskmanager.status import TaskStatus
+from taskmanager.storage import counts
 from taskmanager.storage.claiming import lock
 from taskmanager.storage.events import add_tally
 from taskmanager.storage.schema import task_events, tasks
@@ -59,4 +60,5 @@ def purge_batch(
             add_tally(conn, task_type, status, count)
     conn.execute(delete(task_events).where(task_events.c.task_id.in_([row.id for row in picked])))
     conn.execute(delete(tasks).where(tasks.c.seq.in_([row.seq for row in picked])))
+    counts.add(conn, Counter({key: -count for key, count in outcomes.items()}))
     return len(picked)

@@ -176,7 +176,7 @@ task_tallies = Table(
     Column("count", BigInteger, nullable=False),
 )
 
-# How many tasks each (type, status) has, kept by triggers on the tasks table (migration 0008):
+# How many tasks each (type, status) has, kept by every write that changes it (storage/counts.py):
 # each database connection writes to its own slot, and a count is the sum over the slots.
 task_counts = Table(
     "task_counts",
