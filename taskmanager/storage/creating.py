@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, select
 
 from taskmanager.errors import Conflict
 from taskmanager.models import TaskCreate
 from taskmanager.status import TaskStatus
-from taskmanager.storage import counts, events, task_types
+from taskmanager.storage import bulk, counts, events, task_types
 from taskmanager.storage.base import Created
 from taskmanager.storage.rows import (
     dump_json,
@@ -23,7 +23,21 @@ from taskmanager.storage.rows import (
 )
 from taskmanager.storage.schema import tasks
 
-_INSERT = insert(tasks)
+# The columns `new_row` fills.
+_COLUMNS = (
+    "id",
+    "type",
+    "status",
+    "params",
+    "priority",
+    "created_at",
+    "run_at",
+    "attempts",
+    "max_attempts",
+    "lease_seconds",
+    "idempotency_key",
+    "request_hash",
+)
 
 
 def create_tasks(
@@ -40,7 +54,7 @@ def create_tasks(
     existing = _existing_by_key(conn, rows)
     fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
     if fresh:
-        conn.execute(_INSERT, list(fresh.values()))
+        bulk.insert_many(conn, tasks, _COLUMNS, list(fresh.values()))
         counts.add(conn, counts.moved((row["type"] for row in fresh.values()), None, "pending"))
         events.record(
             conn, (events.event_row(row, events.Event.CREATED, now) for row in fresh.values())

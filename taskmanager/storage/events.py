@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from taskmanager.models import TaskEvent
+from taskmanager.storage import bulk
 from taskmanager.storage.rows import from_db_time
 from taskmanager.storage.schema import task_events, task_tallies
 
@@ -63,14 +64,12 @@ def _get(row: Any, name: str) -> Any:
     return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
 
 
-_INSERT = insert(task_events)
+_COLUMNS = ("task_id", "type", "event", "at", "attempt", "worker_id", "message")
 
 
 def record(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Insert events; one statement however many."""
-    values = list(rows)
-    if values:
-        conn.execute(_INSERT, values)
+    bulk.insert_many(conn, task_events, _COLUMNS, list(rows))
 
 
 def list_events(conn: Connection, task_id: str) -> list[TaskEvent]:

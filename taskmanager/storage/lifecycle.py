@@ -29,7 +29,7 @@ from taskmanager.models import (
     Task,
 )
 from taskmanager.status import TaskStatus
-from taskmanager.storage import counts, events
+from taskmanager.storage import bulk, counts, events
 from taskmanager.storage.events import Event
 from taskmanager.storage.rows import dump_json, load_json, task_from_mapping, task_from_row
 from taskmanager.storage.schema import tasks
@@ -47,16 +47,10 @@ _LOCK_MANY = (
     .order_by(tasks.c.seq)
     .with_for_update()
 )
+# The instant is at 1.
 _COMPLETE = (
-    update(tasks)
-    .where(tasks.c.seq == bindparam("b_seq"))
-    .values(
-        status=TaskStatus.COMPLETED,
-        result=bindparam("b_result"),
-        completed_at=bindparam("b_now"),
-        lease_expires_at=None,
-        error=None,
-    )
+    "UPDATE tasks SET status = 'completed', result = ?, completed_at = ?,"
+    " lease_expires_at = NULL, error = NULL WHERE seq = ?"
 )
 
 
@@ -173,9 +167,8 @@ def _write_completed(
     conn: Connection, now: datetime, fresh: list[tuple[Row[Any], str | None]]
 ) -> None:
     events.record(conn, [events.event_row(row, Event.COMPLETED, now) for row, _ in fresh])
-    conn.execute(
-        _COMPLETE, [{"b_seq": row.seq, "b_result": result, "b_now": now} for row, result in fresh]
-    )
+    rows = [(result, now, row.seq) for row, result in fresh]
+    bulk.execute_many(conn, bulk.driver_sql(conn, _COMPLETE), rows, times=(1,))
     types = (row.type for row, _ in fresh)
     counts.add(conn, counts.moved(types, TaskStatus.PROCESSING, TaskStatus.COMPLETED))
 
