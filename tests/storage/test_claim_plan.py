@@ -29,6 +29,11 @@ def test_claim_walks_an_index_in_claim_order(
 ) -> None:
     with store.engine.begin() as conn:
         plan = _plan(conn, store, types)
-    assert index in plan
+    if store.dialect == "postgresql" and types:
+        # On a small table PostgreSQL may walk the untyped claim index and filter the type:
+        # the same claim order, no sort.
+        assert index in plan or "ix_tasks_claim" in plan
+    else:
+        assert index in plan
     for sorting in SORTING:
         assert sorting not in plan
