@@ -79,10 +79,7 @@ def _insert(paramstyle: str, table: Table, columns: tuple[str, ...]) -> tuple[st
     marks = ", ".join([_marker(paramstyle)] * len(columns))
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
     times = tuple(
-        index
-        for index, name in enumerate(columns)
-        if isinstance(table.c[name].type, DateTime)
-        or isinstance(getattr(table.c[name].type, "impl", None), DateTime)
+        index for index, name in enumerate(columns) if isinstance(table.c[name].type, DateTime)
     )
     return sql, times
 
