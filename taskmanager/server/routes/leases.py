@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from taskmanager.errors import InvalidState, LeaseLost, TaskCancelled, TaskNotFound
@@ -24,6 +24,7 @@ from taskmanager.models import (
     TaskId,
 )
 from taskmanager.server import instruments
+from taskmanager.server.answers import answer
 from taskmanager.server.auth import WorkerRole, require_token
 from taskmanager.server.deps import StoreDep, WaitersDep, errors
 from taskmanager.server.longpoll import Waiters, announce
@@ -81,19 +82,19 @@ def _seconds_until_due(store: Store, task_types: Sequence[str] | None) -> float 
 @router.post("/tasks/claim", response_model=ClaimedTask | None, responses=errors())
 async def claim(
     body: ClaimRequest, store: StoreDep, waiters: WaitersDep, http: Request, _: WorkerRole
-) -> ClaimedTask | None:
+) -> Response:
     """Lease the next task, or `null` when none is available (after `wait_seconds`)."""
     claimed = await claim_tasks(store, waiters, body, 1, http.is_disconnected)
-    return claimed[0] if claimed else None
+    return answer(ClaimedTask, claimed[0] if claimed else None)
 
 
 @router.post("/tasks/claim/batch", response_model=ClaimedBatch, responses=errors())
 async def claim_batch(
     body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep, http: Request, _: WorkerRole
-) -> ClaimedBatch:
+) -> Response:
     """Lease up to `limit` tasks at once; an empty list when none is available."""
     claimed = await claim_tasks(store, waiters, body, body.limit, http.is_disconnected)
-    return ClaimedBatch(tasks=list(claimed))
+    return answer(ClaimedBatch, ClaimedBatch(tasks=list(claimed)))
 
 
 @router.post(
@@ -103,9 +104,9 @@ async def claim_batch(
 )
 async def heartbeat(
     task_id: TaskId, body: HeartbeatRequest, store: StoreDep, _: WorkerRole
-) -> Task:
+) -> Response:
     """Extend the lease and report progress; 409 tells the worker to stop."""
-    return await run_in_threadpool(store.heartbeat, task_id, body)
+    return answer(Task, await run_in_threadpool(store.heartbeat, task_id, body))
 
 
 @router.post(
@@ -115,14 +116,14 @@ async def heartbeat(
 )
 async def complete(
     task_id: TaskId, body: CompleteRequest, store: StoreDep, caller: WorkerRole
-) -> Task:
+) -> Response:
     """Record the result of a task the caller holds."""
     require_token(caller, body.lease_token)
     task = await run_in_threadpool(
         store.complete, task_id, body.result, body.worker_id, body.lease_token
     )
     instruments.observe_completed([task])
-    return task
+    return answer(Task, task)
 
 
 @router.post(
@@ -132,10 +133,10 @@ async def complete(
 )
 async def fail(
     task_id: TaskId, body: FailRequest, store: StoreDep, waiters: WaitersDep, caller: WorkerRole
-) -> Task:
+) -> Response:
     """Record a failed attempt; the task is retried after a backoff while attempts remain."""
     require_token(caller, body.lease_token)
-    return await run_in_threadpool(_fail, store, waiters, task_id, body)
+    return answer(Task, await run_in_threadpool(_fail, store, waiters, task_id, body))
 
 
 def _fail(store: Store, waiters: Waiters, task_id: str, body: FailRequest) -> Task:
@@ -146,10 +147,8 @@ def _fail(store: Store, waiters: Waiters, task_id: str, body: FailRequest) -> Ta
 
 
 @router.post("/tasks/complete/batch", response_model=CompleteBatchResult, responses=errors())
-async def complete_batch(
-    body: CompleteBatchRequest, store: StoreDep, _: WorkerRole
-) -> CompleteBatchResult:
+async def complete_batch(body: CompleteBatchRequest, store: StoreDep, _: WorkerRole) -> Response:
     """Complete several held tasks at once; each item says how it went."""
     outcomes = await run_in_threadpool(store.complete_many, body.worker_id, body.tasks)
     instruments.observe_completed(item.task for item in outcomes if item.task is not None)
-    return CompleteBatchResult(tasks=outcomes)
+    return answer(CompleteBatchResult, CompleteBatchResult(tasks=outcomes))

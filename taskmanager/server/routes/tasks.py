@@ -19,6 +19,7 @@ from taskmanager.models import (
     TaskList,
     WorkerId,
 )
+from taskmanager.server.answers import answer
 from taskmanager.server.auth import Admin, Producer, Reader
 from taskmanager.server.deps import SettingsDep, StoreDep, WaitersDep, errors
 from taskmanager.server.longpoll import Waiters, announce
@@ -40,13 +41,12 @@ router = APIRouter(tags=["tasks"])
     },
 )
 async def create_task(
-    body: TaskCreate, store: StoreDep, waiters: WaitersDep, response: Response, _: Producer
-) -> Task:
+    body: TaskCreate, store: StoreDep, waiters: WaitersDep, _: Producer
+) -> Response:
     """Create a task. The same idempotency key and body again returns the first task."""
     (outcome,) = await run_in_threadpool(_create, store, waiters, [body])
-    if not outcome.created:
-        response.status_code = status.HTTP_200_OK
-    return outcome.task
+    code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+    return answer(Task, outcome.task, code)
 
 
 @router.post(
@@ -57,10 +57,10 @@ async def create_task(
 )
 async def create_tasks(
     body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep, _: Producer
-) -> TaskBatch:
+) -> Response:
     """Create up to 1000 tasks in one transaction: all of them or none."""
     outcomes = await run_in_threadpool(_create, store, waiters, body.tasks)
-    return TaskBatch(tasks=[o.task for o in outcomes])
+    return answer(TaskBatch, TaskBatch(tasks=[o.task for o in outcomes]), status.HTTP_201_CREATED)
 
 
 def _create(store: Store, waiters: Waiters, items: Sequence[TaskCreate]) -> list[Created]:
@@ -92,9 +92,9 @@ def list_tasks(
 
 
 @router.get("/tasks/{task_id}", response_model=Task, responses=errors(TaskNotFound))
-async def get_task(task_id: TaskId, store: StoreDep, _: Reader) -> Task:
+async def get_task(task_id: TaskId, store: StoreDep, _: Reader) -> Response:
     """One task."""
-    return await run_in_threadpool(store.get_task, task_id)
+    return answer(Task, await run_in_threadpool(store.get_task, task_id))
 
 
 @router.post(
