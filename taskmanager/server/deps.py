@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from taskmanager.errors import TaskManagerError
 from taskmanager.models import ErrorBody
 from taskmanager.server.longpoll import Waiters
 from taskmanager.server.settings import Settings
 from taskmanager.storage import Store
+
+T = TypeVar("T")
 
 
 # These only read app.state, so they are async: FastAPI runs a sync dependency in the thread
@@ -33,6 +37,14 @@ async def _settings(request: Request) -> Settings:
 StoreDep = Annotated[Store, Depends(_store)]
 WaitersDep = Annotated[Waiters, Depends(_waiters)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def store_call(request: Request, work: Callable[..., T], *args: Any) -> T:
+    """Run `work(*args)`, a call into the store, where this app runs them: on the event loop
+    or in the thread pool (`Settings.store_on_event_loop`)."""
+    if request.app.state.store_on_loop:
+        return work(*args)
+    return await run_in_threadpool(work, *args)
 
 
 def errors(*kinds: type[TaskManagerError]) -> dict[int | str, dict[str, Any]]:

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         description="SQLite `synchronous` pragma; NORMAL with WAL survives process crashes.",
     )
     sqlite_busy_timeout_ms: int = Field(30000, ge=0, description="SQLite busy timeout.")
+    store_calls: str = Field(
+        "auto",
+        pattern="^(auto|event-loop|threads)$",
+        description="Where the busiest routes run their database call: `event-loop` (no "
+        "thread hop; every request of the process waits while one runs), `threads`, or `auto`: "
+        "the event loop on SQLite served by one process, threads otherwise.",
+    )
     log_level: str = Field("info", description="Server log level.")
     allow_anonymous: bool = Field(
         False,
@@ -169,6 +176,19 @@ class Settings(BaseSettings):
         if backend_of(self.database_url) == "sqlite":
             return 1
         return max(1, min(MAX_AUTO_PROCESSES, _usable_cpus()))
+
+    def store_on_event_loop(self, embedded: bool) -> bool:
+        """Whether the busiest routes call a store (`embedded`: SQLite's) on the event loop,
+        not in a thread.
+
+        A SQLite call is short local work, shorter than the thread-pool hop around it; a
+        database server's is network round trips, during which the loop must serve others.
+        With several processes on one SQLite file, a call may wait for another process's write
+        lock, and would hold up every request of its process meanwhile.
+        """
+        if self.store_calls != "auto":
+            return self.store_calls == "event-loop"
+        return embedded and self.server_processes() == 1
 
     def engine_options(self) -> EngineOptions:
         """The connection settings for the storage layer."""

@@ -59,6 +59,8 @@ class Store(ABC):
     """Everything the API needs from a database."""
 
     clock: Clock
+    # The database lives in this process (SQLite): a call is local work, with no network wait.
+    embedded: bool = False
 
     @abstractmethod
     def ping(self) -> None:

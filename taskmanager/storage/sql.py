@@ -86,6 +86,7 @@ class SQLStore(Store):
     ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.embedded = self.dialect == "sqlite"
         # One clock for all lease and schedule arithmetic: the database server's, except on
         # SQLite, whose database lives on this host.
         self.clock = clock or (SystemClock() if self.dialect == "sqlite" else DatabaseClock(engine))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from taskmanager.errors import InvalidState, LeaseLost, TaskCancelled, TaskNotFound
 from taskmanager.models import (
@@ -26,7 +25,7 @@ from taskmanager.models import (
 from taskmanager.server import instruments
 from taskmanager.server.answers import answer
 from taskmanager.server.auth import WorkerRole, require_token
-from taskmanager.server.deps import StoreDep, WaitersDep, errors
+from taskmanager.server.deps import StoreDep, WaitersDep, errors, store_call
 from taskmanager.server.longpoll import Waiters, announce
 from taskmanager.storage import Store
 
@@ -38,12 +37,12 @@ async def claim_tasks(
     waiters: Waiters,
     request: ClaimRequest,
     limit: int,
-    gone: Callable[[], Awaitable[bool]] | None = None,
+    http: Request,
 ) -> Sequence[ClaimedTask]:
     """Claim now, or wait up to `wait_seconds` for something to claim.
 
-    `gone` says whether the caller hung up: a long poll whose worker left (say, it is stopping)
-    must not lease a task that nobody would run until the lease expires.
+    A long poll whose worker hung up (say, it is stopping) must not lease a task that nobody
+    would run until the lease expires: it stops waiting when `http` is disconnected.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + request.wait_seconds
@@ -51,8 +50,8 @@ async def claim_tasks(
     while True:
         since = waiters.generation
         started = time.perf_counter()
-        claimed = await run_in_threadpool(
-            store.claim, request.worker_id, request.task_types, request.lease_seconds, limit
+        claimed = await store_call(
+            http, store.claim, request.worker_id, request.task_types, request.lease_seconds, limit
         )
         instruments.observe_claim(time.perf_counter() - started, claimed)
         if claimed:
@@ -62,19 +61,20 @@ async def claim_tasks(
         remaining = deadline - loop.time()
         if remaining <= 0:
             return []
-        delay = await run_in_threadpool(_seconds_until_due, store, request.task_types)
+        delay = await store_call(http, _seconds_until_due, store, request.task_types)
         if delay is not None:
             waiters.wake_at(delay, frozenset(request.task_types or ()) or None)
         timeout = min(remaining, waiters.recheck_seconds)
         woken = await waiters.wait(request.task_types, timeout, since)
-        if gone is not None and await gone():
+        if await http.is_disconnected():
             if woken:
                 waiters.notify(None)  # pass the wake-up on to a claim that is still listening
             return []
 
 
 def _seconds_until_due(store: Store, task_types: Sequence[str] | None) -> float | None:
-    """How long until a task may become claimable; in a thread, as the clock may do I/O."""
+    """How long until a task may become claimable; with the store call, as the clock may do
+    I/O."""
     due = store.next_due_at(task_types)
     return None if due is None else (due - store.clock.now()).total_seconds()
 
@@ -84,7 +84,7 @@ async def claim(
     body: ClaimRequest, store: StoreDep, waiters: WaitersDep, http: Request, _: WorkerRole
 ) -> Response:
     """Lease the next task, or `null` when none is available (after `wait_seconds`)."""
-    claimed = await claim_tasks(store, waiters, body, 1, http.is_disconnected)
+    claimed = await claim_tasks(store, waiters, body, 1, http)
     return answer(ClaimedTask, claimed[0] if claimed else None)
 
 
@@ -93,7 +93,7 @@ async def claim_batch(
     body: ClaimBatchRequest, store: StoreDep, waiters: WaitersDep, http: Request, _: WorkerRole
 ) -> Response:
     """Lease up to `limit` tasks at once; an empty list when none is available."""
-    claimed = await claim_tasks(store, waiters, body, body.limit, http.is_disconnected)
+    claimed = await claim_tasks(store, waiters, body, body.limit, http)
     return answer(ClaimedBatch, ClaimedBatch(tasks=list(claimed)))
 
 
@@ -103,10 +103,10 @@ async def claim_batch(
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
 async def heartbeat(
-    task_id: TaskId, body: HeartbeatRequest, store: StoreDep, _: WorkerRole
+    task_id: TaskId, body: HeartbeatRequest, store: StoreDep, http: Request, _: WorkerRole
 ) -> Response:
     """Extend the lease and report progress; 409 tells the worker to stop."""
-    return answer(Task, await run_in_threadpool(store.heartbeat, task_id, body))
+    return answer(Task, await store_call(http, store.heartbeat, task_id, body))
 
 
 @router.post(
@@ -115,12 +115,12 @@ async def heartbeat(
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled, InvalidState),
 )
 async def complete(
-    task_id: TaskId, body: CompleteRequest, store: StoreDep, caller: WorkerRole
+    task_id: TaskId, body: CompleteRequest, store: StoreDep, http: Request, caller: WorkerRole
 ) -> Response:
     """Record the result of a task the caller holds."""
     require_token(caller, body.lease_token)
-    task = await run_in_threadpool(
-        store.complete, task_id, body.result, body.worker_id, body.lease_token
+    task = await store_call(
+        http, store.complete, task_id, body.result, body.worker_id, body.lease_token
     )
     instruments.observe_completed([task])
     return answer(Task, task)
@@ -132,23 +132,30 @@ async def complete(
     responses=errors(TaskNotFound, LeaseLost, TaskCancelled),
 )
 async def fail(
-    task_id: TaskId, body: FailRequest, store: StoreDep, waiters: WaitersDep, caller: WorkerRole
+    task_id: TaskId,
+    body: FailRequest,
+    store: StoreDep,
+    waiters: WaitersDep,
+    http: Request,
+    caller: WorkerRole,
 ) -> Response:
     """Record a failed attempt; the task is retried after a backoff while attempts remain."""
     require_token(caller, body.lease_token)
-    return answer(Task, await run_in_threadpool(_fail, store, waiters, task_id, body))
+    return answer(Task, await store_call(http, _fail, store, waiters, task_id, body))
 
 
 def _fail(store: Store, waiters: Waiters, task_id: str, body: FailRequest) -> Task:
-    """Fail and wake a claim for the retry; in a thread, as the clock may do I/O."""
+    """Fail and wake a claim for the retry; with the store call, as the clock may do I/O."""
     task = store.fail(task_id, body)
     announce(waiters, [task], store.clock.now())
     return task
 
 
 @router.post("/tasks/complete/batch", response_model=CompleteBatchResult, responses=errors())
-async def complete_batch(body: CompleteBatchRequest, store: StoreDep, _: WorkerRole) -> Response:
+async def complete_batch(
+    body: CompleteBatchRequest, store: StoreDep, http: Request, _: WorkerRole
+) -> Response:
     """Complete several held tasks at once; each item says how it went."""
-    outcomes = await run_in_threadpool(store.complete_many, body.worker_id, body.tasks)
+    outcomes = await store_call(http, store.complete_many, body.worker_id, body.tasks)
     instruments.observe_completed(item.task for item in outcomes if item.task is not None)
     return answer(CompleteBatchResult, CompleteBatchResult(tasks=outcomes))

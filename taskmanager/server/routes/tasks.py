@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request, Response, status
 
 from taskmanager.errors import Conflict, InvalidState, TaskNotFound, ValidationFailed
 from taskmanager.models import (
@@ -21,13 +20,14 @@ from taskmanager.models import (
 )
 from taskmanager.server.answers import answer
 from taskmanager.server.auth import Admin, Producer, Reader
-from taskmanager.server.deps import SettingsDep, StoreDep, WaitersDep, errors
+from taskmanager.server.deps import SettingsDep, StoreDep, WaitersDep, errors, store_call
 from taskmanager.server.longpoll import Waiters, announce
 from taskmanager.status import TaskStatus
 from taskmanager.storage import Created, Store, TaskFilter
 
-# The routes that a busy queue calls most are async around one explicit thread-pool call for
-# the store: a sync route costs two hops, one for the route and one for validating its answer.
+# The routes that a busy queue calls most are async around one explicit store call, on the
+# event loop or in the thread pool (`store_call`): a sync route costs two thread-pool hops, one
+# for the route and one for validating its answer.
 router = APIRouter(tags=["tasks"])
 
 
@@ -41,10 +41,10 @@ router = APIRouter(tags=["tasks"])
     },
 )
 async def create_task(
-    body: TaskCreate, store: StoreDep, waiters: WaitersDep, _: Producer
+    body: TaskCreate, store: StoreDep, waiters: WaitersDep, http: Request, _: Producer
 ) -> Response:
     """Create a task. The same idempotency key and body again returns the first task."""
-    (outcome,) = await run_in_threadpool(_create, store, waiters, [body])
+    (outcome,) = await store_call(http, _create, store, waiters, [body])
     code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
     return answer(Task, outcome.task, code)
 
@@ -56,15 +56,16 @@ async def create_task(
     responses=errors(Conflict),
 )
 async def create_tasks(
-    body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep, _: Producer
+    body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep, http: Request, _: Producer
 ) -> Response:
     """Create up to 1000 tasks in one transaction: all of them or none."""
-    outcomes = await run_in_threadpool(_create, store, waiters, body.tasks)
+    outcomes = await store_call(http, _create, store, waiters, body.tasks)
     return answer(TaskBatch, TaskBatch(tasks=[o.task for o in outcomes]), status.HTTP_201_CREATED)
 
 
 def _create(store: Store, waiters: Waiters, items: Sequence[TaskCreate]) -> list[Created]:
-    """Create and wake the claims waiting for them; in a thread, as the clock may do I/O."""
+    """Create and wake the claims waiting for them; with the store call, as the clock may do
+    I/O."""
     outcomes = store.create_tasks(items)
     announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
     return outcomes
@@ -92,9 +93,9 @@ def list_tasks(
 
 
 @router.get("/tasks/{task_id}", response_model=Task, responses=errors(TaskNotFound))
-async def get_task(task_id: TaskId, store: StoreDep, _: Reader) -> Response:
+async def get_task(task_id: TaskId, store: StoreDep, http: Request, _: Reader) -> Response:
     """One task."""
-    return answer(Task, await run_in_threadpool(store.get_task, task_id))
+    return answer(Task, await store_call(http, store.get_task, task_id))
 
 
 @router.post(
