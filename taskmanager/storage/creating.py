@@ -10,18 +10,22 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from taskmanager.errors import Conflict
-from taskmanager.models import TaskCreate
+from taskmanager.models import Task, TaskCreate
 from taskmanager.status import TaskStatus
 from taskmanager.storage import bulk, counts, events, task_types
 from taskmanager.storage.base import Created
 from taskmanager.storage.rows import (
     dump_json,
+    from_db_time,
     request_hash,
-    task_from_mapping,
     task_from_row,
     to_db_time,
+    trusted_task,
 )
 from taskmanager.storage.schema import tasks
+
+PENDING = TaskStatus.PENDING
+CREATED = events.Event.CREATED.value
 
 # The columns `new_row` fills.
 _COLUMNS = (
@@ -52,18 +56,17 @@ def create_tasks(
         [new_row(item, types.get(item.type), now, default_max_attempts) for item in items]
     )
     existing = _existing_by_key(conn, rows)
+    params = {row["id"]: item.params for row, item in zip(rows, items, strict=True)}
     fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
     if fresh:
         bulk.insert_many(conn, tasks, _COLUMNS, list(fresh.values()))
         counts.add(conn, counts.moved((row["type"] for row in fresh.values()), None, "pending"))
-        events.record(
-            conn, (events.event_row(row, events.Event.CREATED, now) for row in fresh.values())
-        )
+        events.record(conn, (_created_event(row) for row in fresh.values()))
     replayed = {}
     if existing:
         query = select(tasks).where(tasks.c.id.in_(existing.values()))
         replayed = {row.id: task_from_row(row) for row in conn.execute(query)}
-    made = {task_id: task_from_mapping(row) for task_id, row in fresh.items()}
+    made = {task_id: _new_task(row, params[task_id]) for task_id, row in fresh.items()}
     return [
         Created(made[row["id"]], True)
         if row["id"] in made
@@ -85,7 +88,7 @@ def new_row(
     return {
         "id": str(uuid.uuid4()),
         "type": item.type,
-        "status": TaskStatus.PENDING,
+        "status": PENDING,
         "params": dump_json(item.params),
         "priority": _first(item.priority, type_priority, 0),
         "created_at": now,
@@ -96,6 +99,39 @@ def new_row(
         "idempotency_key": item.idempotency_key,
         "request_hash": request_hash(item) if item.idempotency_key else None,
     }
+
+
+def _created_event(row: dict[str, Any]) -> dict[str, Any]:
+    """The `created` event of a new task's row (`events.event_row`, without its lookups)."""
+    at = row["created_at"]
+    return {"task_id": row["id"], "type": row["type"], "event": CREATED, "at": at, "attempt": 0}
+
+
+def _new_task(row: dict[str, Any], params: dict[str, Any]) -> Task:
+    """The answer for a task just inserted from `row`, with the request's own `params` (the
+    column holds them as JSON text)."""
+    return trusted_task(
+        {
+            "id": row["id"],
+            "type": row["type"],
+            "status": PENDING,
+            "params": params,
+            "priority": row["priority"],
+            "created_at": from_db_time(row["created_at"]),
+            "run_at": from_db_time(row["run_at"]),
+            "claimed_at": None,
+            "completed_at": None,
+            "worker_id": None,
+            "result": None,
+            "error": None,
+            "attempts": 0,
+            "max_attempts": row["max_attempts"],
+            "lease_expires_at": None,
+            "progress": None,
+            "progress_message": None,
+            "idempotency_key": row["idempotency_key"],
+        }
+    )
 
 
 def _first(*values: Any) -> Any:
