@@ -49,6 +49,7 @@ from taskmanager.storage import (
     postgres,
     reports,
     retention,
+    sqlite,
     task_types,
     workers,
 )
@@ -87,6 +88,10 @@ class SQLStore(Store):
         self.engine = engine
         self.dialect = engine.dialect.name
         self.embedded = self.dialect == "sqlite"
+        self._checkpointer: sqlite.Checkpointer | None = None
+        if self.embedded:
+            self._checkpointer = sqlite.Checkpointer(engine)
+            self._checkpointer.start()
         # One clock for all lease and schedule arithmetic: the database server's, except on
         # SQLite, whose database lives on this host.
         self.clock = clock or (SystemClock() if self.dialect == "sqlite" else DatabaseClock(engine))
@@ -161,6 +166,8 @@ class SQLStore(Store):
         return watcher
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
 
     def _announce(self, conn: Connection, types: set[str]) -> None:

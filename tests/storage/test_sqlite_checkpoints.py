@@ -1,0 +1,53 @@
+"""SQLite's WAL is copied into the database file by a background thread, not by commits."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from taskmanager.models import TaskCreate
+from taskmanager.storage import open_store
+from taskmanager.storage.sqlite import CHECKPOINT_GUARD_PAGES
+
+
+def _checkpoint_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "sqlite-checkpoint")
+
+
+def test_what_a_store_writes_reaches_the_database_file_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        for _ in range(5):
+            store.create_tasks([TaskCreate(type="wal.job")] * 500)
+        # The connections leave checkpoints alone until the WAL is far bigger than this.
+        with store.engine.connect() as conn:  # type: ignore[attr-defined]
+            limit = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+        assert limit == CHECKPOINT_GUARD_PAGES
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _tasks_in_file(path) < 2500:
+            time.sleep(0.1)
+        assert _tasks_in_file(path) == 2500
+    finally:
+        store.close()
+
+
+def _tasks_in_file(path: Path) -> int:
+    """The tasks the database file itself holds, not counting those only in the WAL."""
+    uri = f"file:{path}?mode=ro&immutable=1"  # immutable: read the file, never the WAL
+    try:
+        with sqlite3.connect(uri, uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM tasks").fetchone()[0])
+    except sqlite3.DatabaseError:  # the schema itself is still only in the WAL
+        return 0
+
+
+def test_closing_the_store_stops_its_checkpoints(tmp_path: Path) -> None:
+    before = _checkpoint_threads()
+    store = open_store(f"sqlite:///{tmp_path / 'tasks.db'}")
+    assert _checkpoint_threads() == before + 1
+    store.close()
+    assert _checkpoint_threads() == before
