@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,7 +66,8 @@ def create_tasks(
     if existing:
         query = select(tasks).where(tasks.c.id.in_(existing.values()))
         replayed = {row.id: task_from_row(row) for row in conn.execute(query)}
-    made = {task_id: _new_task(row, params[task_id]) for task_id, row in fresh.items()}
+    aware_now = from_db_time(now)
+    made = {task_id: _new_task(row, params[task_id], aware_now) for task_id, row in fresh.items()}
     return [
         Created(made[row["id"]], True)
         if row["id"] in made
@@ -81,12 +82,14 @@ def new_row(
     """The column values of a new task: the request's, else its type's, else the defaults."""
     if item.run_at is not None:
         run_at = to_db_time(item.run_at)
+    elif item.delay_seconds:
+        run_at = now + timedelta(seconds=item.delay_seconds)
     else:
-        run_at = now + timedelta(seconds=item.delay_seconds or 0)
+        run_at = now
     type_priority = type_row.priority if type_row else None
     type_attempts = type_row.max_attempts if type_row else None
     return {
-        "id": str(uuid.uuid4()),
+        "id": new_task_id(),
         "type": item.type,
         "status": PENDING,
         "params": dump_json(item.params),
@@ -107,9 +110,10 @@ def _created_event(row: dict[str, Any]) -> dict[str, Any]:
     return {"task_id": row["id"], "type": row["type"], "event": CREATED, "at": at, "attempt": 0}
 
 
-def _new_task(row: dict[str, Any], params: dict[str, Any]) -> Task:
+def _new_task(row: dict[str, Any], params: dict[str, Any], aware_now: datetime) -> Task:
     """The answer for a task just inserted from `row`, with the request's own `params` (the
-    column holds them as JSON text)."""
+    column holds them as JSON text); `aware_now` is its creation time, aware."""
+    run_at = row["run_at"]
     return trusted_task(
         {
             "id": row["id"],
@@ -117,8 +121,8 @@ def _new_task(row: dict[str, Any], params: dict[str, Any]) -> Task:
             "status": PENDING,
             "params": params,
             "priority": row["priority"],
-            "created_at": from_db_time(row["created_at"]),
-            "run_at": from_db_time(row["run_at"]),
+            "created_at": aware_now,
+            "run_at": aware_now if run_at is row["created_at"] else from_db_time(run_at),
             "claimed_at": None,
             "completed_at": None,
             "worker_id": None,
@@ -134,8 +138,22 @@ def _new_task(row: dict[str, Any], params: dict[str, Any]) -> Task:
     )
 
 
-def _first(*values: Any) -> Any:
-    return next(value for value in values if value is not None)
+def _first(value: Any, fallback: Any, default: Any) -> Any:
+    """The first of these that is not None."""
+    if value is not None:
+        return value
+    return default if fallback is None else fallback
+
+
+def new_task_id() -> str:
+    """A random (version 4) UUID as text, written as `str(uuid.uuid4())` writes it, in a third
+    of its time: a batch create makes a thousand."""
+    digits = os.urandom(16).hex()
+    variant = _VARIANT[digits[16]]  # the two top bits of the 9th byte are 10
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def _same_body(key: str, stored_hash: str | None, new_hash: str | None) -> None:

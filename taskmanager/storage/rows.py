@@ -35,9 +35,13 @@ def from_db_time(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
+# One encoder for every column: json.dumps with options builds a new one per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
 def dump_json(value: dict[str, Any] | None) -> str | None:
     """Compact JSON text for a params or result column."""
-    return None if value is None else json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return None if value is None else _ENCODE(value)
 
 
 def load_json(text: str | None) -> Any:
