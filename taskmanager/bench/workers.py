@@ -5,7 +5,6 @@ The handler records when it starts; the client records when the API accepted a c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing
 import os
@@ -17,6 +16,7 @@ from taskmanager.bench.stamps import StampWriter
 from taskmanager.calls import Call
 from taskmanager.client import AsyncClient
 from taskmanager.worker import Worker, WorkerConfig
+from taskmanager.worker.worker import run_event_loop
 
 BENCH_TYPE = "bench.noop"
 STARTED = "start"
@@ -65,7 +65,7 @@ def worker_main(api_url: str, concurrency: int, stamp_dir: str, index: int) -> N
     async def main() -> int:
         return await worker.run_async(config, client=StampingClient(api_url, done))
 
-    raise SystemExit(asyncio.run(main()))
+    raise SystemExit(run_event_loop(main()))
 
 
 def start_workers(api_url: str, count: int, concurrency: int, stamp_dir: Path) -> list[BaseProcess]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import math
 import re
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +54,7 @@ class TaskContext:
     max_attempts: int
     worker_id: str
     _report: Callable[[float, str | None], None] = field(repr=False, default=lambda p, m: None)
-    _dropped: threading.Event = field(repr=False, default_factory=threading.Event)
+    # Set once, by the event loop's thread; a handler's thread only reads it.
     _reason: TaskManagerError | None = field(repr=False, default=None)
 
     def progress(self, percent: float, message: str | None = None) -> None:
@@ -71,7 +70,7 @@ class TaskContext:
     @property
     def cancelled(self) -> bool:
         """True once the task is no longer this worker's (cancelled or lease lost)."""
-        return self._dropped.is_set()
+        return self._reason is not None
 
     def bind(self, report: Callable[[float, str | None], None]) -> None:
         """Send progress reports to `report`; the worker calls this, not handlers."""
@@ -80,7 +79,6 @@ class TaskContext:
     def drop(self, reason: TaskManagerError) -> None:
         """Mark the task as no longer ours; the worker calls this, not handlers."""
         self._reason = reason
-        self._dropped.set()
 
 
 @dataclass(frozen=True)
