@@ -64,8 +64,10 @@ def validate_params(row: Row[Any] | None, params: dict[str, Any], where: str) ->
     )
 
 
-# Built once: every create runs it, and building the IN clause cost more than running it.
+# Built once: every create runs one, and building the IN clause cost more than running it.
 _TYPES_NAMED = select(task_types).where(task_types.c.type.in_(bindparam("names", expanding=True)))
+# Most creates name one type: without an IN list, the statement is compiled once for good.
+_TYPE_NAMED = select(task_types).where(task_types.c.type == bindparam("name"))
 
 
 def load_types(conn: Connection, names: Iterable[str]) -> dict[str, Row[Any]]:
@@ -73,7 +75,10 @@ def load_types(conn: Connection, names: Iterable[str]) -> dict[str, Row[Any]]:
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    rows = conn.execute(_TYPES_NAMED, {"names": wanted})
+    if len(wanted) == 1:
+        rows = conn.execute(_TYPE_NAMED, {"name": wanted[0]})
+    else:
+        rows = conn.execute(_TYPES_NAMED, {"names": wanted})
     return {row.type: row for row in rows}
 
 
