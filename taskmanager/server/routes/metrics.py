@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 
 from taskmanager.server import instruments
 from taskmanager.server.auth import EVERY_ROLE, _caller, authorize
-from taskmanager.server.deps import SettingsDep, StoreDep
+from taskmanager.server.deps import SettingsDep, StoreDep, store_call
 from taskmanager.status import TaskStatus
 from taskmanager.storage import Store
 from taskmanager.storage.overview import MetricCounts
@@ -82,8 +82,10 @@ def render(store: Store) -> bytes:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
-def metrics(store: StoreDep, settings: SettingsDep, request: Request) -> Response:
+async def metrics(store: StoreDep, settings: SettingsDep, request: Request) -> Response:
     """Prometheus metrics: queue depth and totals from the database, HTTP and claim timings."""
+    # Async for the reason given in routes/workers.py; the caller's key may need the database.
     if settings.metrics_require_key:
-        authorize(_caller(request), *EVERY_ROLE)  # 401 without a key, as on the API
-    return Response(render(store), media_type=CONTENT_TYPE_LATEST)
+        caller = await store_call(request, _caller, request)
+        authorize(caller, *EVERY_ROLE)  # 401 without a key, as on the API
+    return Response(await store_call(request, render, store), media_type=CONTENT_TYPE_LATEST)

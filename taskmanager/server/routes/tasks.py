@@ -72,9 +72,10 @@ def _create(store: Store, waiters: Waiters, items: Sequence[TaskCreate]) -> list
 
 
 @router.get("/tasks", response_model=TaskList, responses=errors())
-def list_tasks(
+async def list_tasks(
     store: StoreDep,
     settings: SettingsDep,
+    http: Request,
     _: Reader,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
     type_: Annotated[str | None, Query(alias="type", pattern=TYPE_PATTERN)] = None,
@@ -88,7 +89,9 @@ def list_tasks(
             f"limit: at most {settings.max_page_size} tasks a page",
             {"limit": limit, "max": settings.max_page_size},
         )
-    page, next_cursor = store.list_tasks(TaskFilter(status_, type_, worker_id), limit, cursor)
+    # Async for the reason given in routes/workers.py.
+    where = TaskFilter(status_, type_, worker_id)
+    page, next_cursor = await store_call(http, store.list_tasks, where, limit, cursor)
     return TaskList(tasks=page, next_cursor=next_cursor)
 
 
