@@ -4,6 +4,7 @@ checkpoints in the background."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -84,16 +85,17 @@ class Checkpointer:
         while not self._stop.wait(self._interval):
             try:
                 self.checkpoint()
-            except SQLAlchemyError as exc:  # the file went away, or is locked: try again later
+            # The file went away, or is locked: try again later. The raw cursor raises the
+            # driver's own errors, the pool SQLAlchemy's.
+            except (SQLAlchemyError, sqlite3.Error) as exc:
                 log.debug("WAL checkpoint failed: %s", exc)
 
-    def checkpoint(self) -> tuple[int, int, int]:
-        """One PASSIVE checkpoint: (busy, pages in the WAL, pages copied), as SQLite says."""
+    def checkpoint(self) -> None:
+        """One PASSIVE checkpoint."""
         connection = self._engine.raw_connection()  # autocommit: outside any transaction
         try:
             cursor = connection.cursor()
-            busy, pages, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             cursor.close()
-            return int(busy), int(pages), int(copied)
         finally:
             connection.close()

@@ -6,10 +6,11 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from taskmanager.models import TaskCreate
 from taskmanager.storage import open_store
-from taskmanager.storage.sqlite import CHECKPOINT_GUARD_PAGES
+from taskmanager.storage.sqlite import CHECKPOINT_GUARD_PAGES, Checkpointer
 
 
 def _checkpoint_threads() -> int:
@@ -51,3 +52,21 @@ def test_closing_the_store_stops_its_checkpoints(tmp_path: Path) -> None:
     assert _checkpoint_threads() == before + 1
     store.close()
     assert _checkpoint_threads() == before
+
+
+def test_a_failed_checkpoint_is_tried_again(tmp_path: Path, monkeypatch: Any) -> None:
+    calls: list[int] = []
+
+    def locked(self: Checkpointer) -> None:
+        calls.append(1)
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(Checkpointer, "checkpoint", locked)
+    store = open_store(f"sqlite:///{tmp_path / 'tasks.db'}")
+    try:
+        deadline = time.monotonic() + 10
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(calls) >= 2, "the checkpoint thread stopped after one failure"
+    finally:
+        store.close()
