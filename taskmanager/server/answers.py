@@ -9,10 +9,12 @@ claimed task's lease token in a plain `Task` answer) stay out as they did.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 
@@ -21,7 +23,14 @@ def _adapter(kind: type[BaseModel]) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
-def answer(kind: type[BaseModel], value: BaseModel | None, status_code: int = 200) -> Response:
-    """`value` as JSON of type `kind` (`null` for None), with `status_code`."""
+def answer(
+    kind: type[BaseModel],
+    value: BaseModel | None,
+    status_code: int = 200,
+    after: Callable[[], Awaitable[None]] | None = None,
+) -> Response:
+    """`value` as JSON of type `kind` (`null` for None), with `status_code`; `after` runs once
+    the answer is sent."""
     body = b"null" if value is None else _adapter(kind).dump_json(value)
-    return Response(body, status_code=status_code, media_type="application/json")
+    background = None if after is None else BackgroundTask(after)
+    return Response(body, status_code, media_type="application/json", background=background)

@@ -2,24 +2,33 @@
 
 Whatever may have made a task claimable calls `notify`; a waiting claim wakes and tries the
 database again. Wake-ups are targeted: one waiter per new task of its types, and a waiter that
-got a task passes the baton to the next, so that a burst of tasks is not met by a thundering herd.
+got all the tasks it asked for passes the baton to the next, so that a burst of tasks is not met
+by a thundering herd.
 A timer wakes one waiter when the earliest delayed task or lease of some types comes due, and
 every waiter re-reads the database at least every `recheck_seconds` whatever happens, so that no
 wake-up can be lost for good (tasks created by another server process included).
+
+A wake-up given on the event loop's own thread (the store runs there) can be followed: the
+creating request waits until the claims it woke have answered their workers (`handed_over`)
+before it answers, so that a task's worker hears of it first, not after the creator.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from taskmanager.models import Task
 from taskmanager.status import TaskStatus
 
 Types = frozenset[str] | None  # None: every type
+# How long a request that woke claims waits for them to answer, at most.
+HAND_OVER_SECONDS = 0.1
 
 
 def _types(names: Iterable[str] | None) -> Types:
@@ -34,6 +43,8 @@ def _overlap(a: Types, b: Types) -> bool:
 class _Waiter:
     types: Types
     event: asyncio.Event = field(default_factory=asyncio.Event)
+    # Resolved once the woken claim has answered its worker, found nothing, or left.
+    released: asyncio.Future[None] | None = None
 
 
 class Waiters:
@@ -45,6 +56,9 @@ class Waiters:
         self._waiting: list[_Waiter] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: dict[Types, tuple[float, asyncio.TimerHandle]] = {}
+        self._woken: weakref.WeakKeyDictionary[asyncio.Task[Any], asyncio.Future[None]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the event loop that serves requests."""
@@ -60,16 +74,44 @@ class Waiters:
         `delay_seconds`. Safe to call from any thread.
         """
         loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        types = None if task_type is None else frozenset((task_type,))
-        if delay_seconds > 0:
+        if delay_seconds <= 0:
+            self.wake(task_type, count)
+        elif loop is not None and not loop.is_closed():
+            types = None if task_type is None else frozenset((task_type,))
             loop.call_soon_threadsafe(self.wake_at, delay_seconds, types)
-        else:
-            loop.call_soon_threadsafe(self._wake, types, count)
+
+    def wake(self, task_type: str | None, count: int) -> list[asyncio.Future[None]]:
+        """Wake up to `count` claims for `task_type` (None: any type). On the event loop's
+        thread at once, returning what `handed_over` waits for: one future per claim woken;
+        from another thread, soon (and returns nothing to wait for)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return []
+        types = None if task_type is None else frozenset((task_type,))
+        if _running_loop() is loop:
+            return self._wake(types, count)
+        loop.call_soon_threadsafe(self._wake, types, count)
+        return []
+
+    async def handed_over(self, woken: Sequence[asyncio.Future[None]]) -> None:
+        """Until the claims `woken` are released (at most HAND_OVER_SECONDS)."""
+        if woken:
+            await asyncio.wait(woken, timeout=HAND_OVER_SECONDS)
+
+    def release(self) -> None:
+        """The calling claim is done with its wake-up: whoever woke it may answer now."""
+        task = asyncio.current_task()
+        released = self._woken.pop(task, None) if task is not None else None
+        if released is not None and not released.done():
+            released.set_result(None)
+
+    async def answered(self) -> None:
+        """`release`, run once the claim's answer is sent (as the answer's background)."""
+        self.release()
 
     def pass_baton(self, task_type: str) -> None:
-        """A woken claim found work: there may be more, so wake one more waiter for the type."""
+        """A woken claim got all it asked for: there may be more, so wake one more waiter for
+        the type."""
         self._wake(frozenset((task_type,)), 1)
 
     def wake_at(self, delay_seconds: float, types: Types) -> None:
@@ -89,14 +131,18 @@ class Waiters:
         self._timers.pop(types, None)
         self._wake(types, 1)
 
-    def _wake(self, types: Types, count: int) -> None:
+    def _wake(self, types: Types, count: int) -> list[asyncio.Future[None]]:
         self.generation += 1
+        woken: list[asyncio.Future[None]] = []
         for waiter in self._waiting:
             if count <= 0:
-                return
+                break
             if not waiter.event.is_set() and _overlap(waiter.types, types):
                 waiter.event.set()
+                waiter.released = asyncio.get_running_loop().create_future()
+                woken.append(waiter.released)
                 count -= 1
+        return woken
 
     async def wait(self, task_types: Sequence[str] | None, timeout: float, since: int) -> bool:
         """Wait for a matching wake-up; False when `timeout` passed without one.
@@ -116,9 +162,26 @@ class Waiters:
             return False
         finally:
             self._waiting.remove(waiter)
-            if waiter.event.is_set() and _cancelled():
-                # The client left after being woken: hand its wake-up to another waiter.
-                self._wake(waiter.types, 1)
+            self._follow(waiter)
+
+    def _follow(self, waiter: _Waiter) -> None:
+        """After a wait: the woken claim goes on to claim (and `release`s its waker), or hands
+        its wake-up to another waiter if its client left."""
+        if waiter.released is None:
+            return
+        task = asyncio.current_task()
+        if _cancelled() or task is None:
+            waiter.released.set_result(None)
+            self._wake(waiter.types, 1)
+        else:
+            self._woken[task] = waiter.released
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _cancelled() -> bool:
@@ -126,8 +189,9 @@ def _cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def announce(waiters: Waiters, tasks: Sequence[Task], now: datetime) -> None:
-    """Tell waiting claims about tasks that are (or will become) pending."""
+def announce(waiters: Waiters, tasks: Sequence[Task], now: datetime) -> list[asyncio.Future[None]]:
+    """Tell waiting claims about tasks that are (or will become) pending; returns what
+    `Waiters.handed_over` waits for."""
     due: Counter[str] = Counter()
     later: dict[str, float] = {}
     for task in tasks:
@@ -138,7 +202,7 @@ def announce(waiters: Waiters, tasks: Sequence[Task], now: datetime) -> None:
             due[task.type] += 1
         else:
             later[task.type] = min(delay, later.get(task.type, delay))
-    for task_type, count in due.items():
-        waiters.notify(task_type, count)
+    woken = [wake for task_type, count in due.items() for wake in waiters.wake(task_type, count)]
     for task_type, delay in later.items():
         waiters.notify(task_type, 1, delay)
+    return woken

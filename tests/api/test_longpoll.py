@@ -188,3 +188,32 @@ def test_a_waiting_claim_reads_the_clock_off_the_event_loop(db_url: str) -> None
 
     run(db_url, clock, scenario, store_calls="threads")
     assert clock.on_loop == 0
+
+
+def test_a_waiting_worker_hears_of_its_task_before_the_creator_hears_back(
+    db_url: str, clock: ManualClock
+) -> None:
+    # Served on the event loop, a create that wakes a claim answers once that claim has
+    # answered its worker.
+    settings = Settings(database_url=db_url, migrate_on_start=False, store_calls="event-loop")
+    app = create_app(settings, clock=clock)
+    answers: list[str] = []
+
+    async def noting_answers(scope: Any, receive: Any, send: Any) -> None:
+        async def note(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                answers.append(scope["path"])
+            await send(message)
+
+        await app(scope, receive, note)
+
+    async def main() -> None:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=noting_answers)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                pending = await waiting(client)
+                task = await create(client)
+                assert (await asyncio.wait_for(pending, PROMPT))["id"] == task["id"]
+
+    asyncio.run(main())
+    assert answers == ["/api/tasks/claim", "/api/tasks"]

@@ -142,9 +142,8 @@ def test_a_woken_waiter_that_leaves_hands_its_wake_up_on() -> None:
     async def scenario(waiters: Waiters) -> None:
         first = await start(waiters, ["mail"])
         second = await start(waiters, ["mail"])
-        waiters.notify("mail")
-        await asyncio.sleep(0)  # the wake-up is scheduled on the loop
-        first.cancel()
+        waiters.notify("mail")  # on the loop's thread: the first is woken at once
+        first.cancel()  # and leaves before it runs again
         await settle()
         assert first.cancelled()
         assert await asyncio.wait_for(second, 5) is True
@@ -154,3 +153,42 @@ def test_a_woken_waiter_that_leaves_hands_its_wake_up_on() -> None:
 
 def test_notify_before_bind_is_harmless() -> None:
     Waiters(recheck_seconds=1).notify("mail")
+
+
+def test_a_waker_waits_until_the_woken_claim_has_answered() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        async def claim() -> None:
+            await waiters.wait(["mail"], LONG, waiters.generation)
+            answered.append("claim answered")
+            await waiters.answered()
+
+        answered: list[str] = []
+        claiming = asyncio.create_task(claim())
+        await asyncio.sleep(0)
+        woken = waiters.wake("mail", 1)
+        assert len(woken) == 1
+        await asyncio.wait_for(waiters.handed_over(woken), 5)
+        assert answered == ["claim answered"]
+        await claiming
+
+    run(scenario)
+
+
+def test_a_woken_claim_that_leaves_does_not_hold_its_waker() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        first = await start(waiters, ["mail"])
+        woken = waiters.wake("mail", 1)
+        first.cancel()
+        await asyncio.wait_for(waiters.handed_over(woken), 5)
+        assert all(wake.done() for wake in woken)
+
+    run(scenario)
+
+
+def test_a_wake_up_from_another_thread_gives_nothing_to_wait_for() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        waiter = await start(waiters, ["mail"])
+        assert await asyncio.to_thread(waiters.wake, "mail", 1) == []
+        assert await asyncio.wait_for(waiter, 5) is True
+
+    run(scenario)

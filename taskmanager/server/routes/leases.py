@@ -47,29 +47,40 @@ async def claim_tasks(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + request.wait_seconds
     woken = False
-    while True:
-        since = waiters.generation
-        started = time.perf_counter()
-        claimed = await store_call(
-            http, store.claim, request.worker_id, request.task_types, request.lease_seconds, limit
-        )
-        instruments.observe_claim(time.perf_counter() - started, claimed)
-        if claimed:
-            if woken:
-                waiters.pass_baton(claimed[-1].type)
-            return claimed
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return []
-        delay = await store_call(http, _seconds_until_due, store, request.task_types)
-        if delay is not None:
-            waiters.wake_at(delay, frozenset(request.task_types or ()) or None)
-        timeout = min(remaining, waiters.recheck_seconds)
-        woken = await waiters.wait(request.task_types, timeout, since)
-        if await http.is_disconnected():
-            if woken:
-                waiters.notify(None)  # pass the wake-up on to a claim that is still listening
-            return []
+    claimed: Sequence[ClaimedTask] = []
+    try:
+        while True:
+            since = waiters.generation
+            started = time.perf_counter()
+            claimed = await store_call(
+                http,
+                store.claim,
+                request.worker_id,
+                request.task_types,
+                request.lease_seconds,
+                limit,
+            )
+            instruments.observe_claim(time.perf_counter() - started, claimed)
+            if claimed:
+                if woken and len(claimed) == limit:  # there may be more: wake the next
+                    waiters.pass_baton(claimed[-1].type)
+                return claimed  # its answer releases the waker (`Waiters.answered`)
+            waiters.release()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            delay = await store_call(http, _seconds_until_due, store, request.task_types)
+            if delay is not None:
+                waiters.wake_at(delay, frozenset(request.task_types or ()) or None)
+            timeout = min(remaining, waiters.recheck_seconds)
+            woken = await waiters.wait(request.task_types, timeout, since)
+            if await http.is_disconnected():
+                if woken:
+                    waiters.notify(None)  # pass the wake-up on to a claim still listening
+                return []
+    finally:
+        if not claimed:
+            waiters.release()
 
 
 def _seconds_until_due(store: Store, task_types: Sequence[str] | None) -> float | None:
@@ -85,7 +96,7 @@ async def claim(
 ) -> Response:
     """Lease the next task, or `null` when none is available (after `wait_seconds`)."""
     claimed = await claim_tasks(store, waiters, body, 1, http)
-    return answer(ClaimedTask, claimed[0] if claimed else None)
+    return answer(ClaimedTask, claimed[0] if claimed else None, after=waiters.answered)
 
 
 @router.post("/tasks/claim/batch", response_model=ClaimedBatch, responses=errors())
@@ -94,7 +105,7 @@ async def claim_batch(
 ) -> Response:
     """Lease up to `limit` tasks at once; an empty list when none is available."""
     claimed = await claim_tasks(store, waiters, body, body.limit, http)
-    return answer(ClaimedBatch, ClaimedBatch(tasks=list(claimed)))
+    return answer(ClaimedBatch, ClaimedBatch(tasks=list(claimed)), after=waiters.answered)
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -44,7 +45,7 @@ async def create_task(
     body: TaskCreate, store: StoreDep, waiters: WaitersDep, http: Request, _: Producer
 ) -> Response:
     """Create a task. The same idempotency key and body again returns the first task."""
-    (outcome,) = await store_call(http, _create, store, waiters, [body])
+    (outcome,) = await _create_and_hand_over(http, store, waiters, [body])
     code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
     return answer(Task, outcome.task, code)
 
@@ -59,16 +60,27 @@ async def create_tasks(
     body: TaskBatchCreate, store: StoreDep, waiters: WaitersDep, http: Request, _: Producer
 ) -> Response:
     """Create up to 1000 tasks in one transaction: all of them or none."""
-    outcomes = await store_call(http, _create, store, waiters, body.tasks)
+    outcomes = await _create_and_hand_over(http, store, waiters, body.tasks)
     return answer(TaskBatch, TaskBatch(tasks=[o.task for o in outcomes]), status.HTTP_201_CREATED)
 
 
-def _create(store: Store, waiters: Waiters, items: Sequence[TaskCreate]) -> list[Created]:
+async def _create_and_hand_over(
+    http: Request, store: Store, waiters: Waiters, items: Sequence[TaskCreate]
+) -> list[Created]:
+    """Create, wake the claims waiting for the new tasks, and answer once they have leased
+    them: a waiting worker hears of its task before the creator hears of the creation."""
+    outcomes, woken = await store_call(http, _create, store, waiters, items)
+    await waiters.handed_over(woken)
+    return outcomes
+
+
+def _create(
+    store: Store, waiters: Waiters, items: Sequence[TaskCreate]
+) -> tuple[list[Created], list[asyncio.Future[None]]]:
     """Create and wake the claims waiting for them; with the store call, as the clock may do
     I/O."""
     outcomes = store.create_tasks(items)
-    announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
-    return outcomes
+    return outcomes, announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
 
 
 @router.get("/tasks", response_model=TaskList, responses=errors())
