@@ -15,7 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 from starlette.background import BackgroundTask
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+
+from taskmanager.errors import TaskManagerError
 
 
 @cache
@@ -34,3 +36,8 @@ def answer(
     body = b"null" if value is None else _adapter(kind).dump_json(value)
     background = None if after is None else BackgroundTask(after)
     return Response(body, status_code, media_type="application/json", background=background)
+
+
+def render(error: TaskManagerError) -> JSONResponse:
+    """The answer to an error of the tree: its JSON body, status and headers."""
+    return JSONResponse(error.to_dict(), status_code=error.status, headers=error.headers)

@@ -24,7 +24,9 @@ from taskmanager.errors import (
     ValidationFailed,
 )
 from taskmanager.server import operations
+from taskmanager.server.answers import render
 from taskmanager.server.auth import Authenticator, RateLimiter, access_at_start, bootstrap_keys
+from taskmanager.server.hotpath import HotPaths
 from taskmanager.server.limits import BodyLimit
 from taskmanager.server.logs import configure as configure_logging
 from taskmanager.server.longpoll import Waiters
@@ -33,6 +35,18 @@ from taskmanager.server.settings import Settings
 from taskmanager.storage import Store, open_store
 
 log = logging.getLogger("taskmanager.server")
+
+# The endpoints a busy queue calls most, answered by `HotPaths` without FastAPI's routing.
+HOT_ENDPOINTS = (
+    tasks.create_task,
+    tasks.create_tasks,
+    leases.claim,
+    leases.claim_batch,
+    leases.heartbeat,
+    leases.complete,
+    leases.complete_batch,
+    leases.fail,
+)
 
 
 def create_app(
@@ -84,6 +98,9 @@ def create_app(
         settings.auth_failure_burst,
         "for failed authentications from this address",
     )
+    app.add_middleware(  # inside the body limit
+        HotPaths, prefix="/api", routers=(tasks.router, leases.router), endpoints=HOT_ENDPOINTS
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for module in (health, tasks, leases, workers, task_types):
         app.include_router(module.router, prefix="/api")
@@ -109,30 +126,26 @@ def _check_at_start(store: Store, settings: Settings) -> None:
     log.log(logging.WARNING if "anonymous" in message else logging.INFO, message)
 
 
-def _render(error: TaskManagerError) -> JSONResponse:
-    return JSONResponse(error.to_dict(), status_code=error.status, headers=error.headers)
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TaskManagerError)
     async def _known(_request: Request, exc: TaskManagerError) -> JSONResponse:
-        return _render(exc)
+        return render(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _render(validation_error(exc.errors()))
+        return render(validation_error(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return _render(NotFound("no such endpoint"))
+            return render(NotFound("no such endpoint"))
         if exc.status_code == 405:
-            return _render(MethodNotAllowed("method not allowed on this endpoint"))
+            return render(MethodNotAllowed("method not allowed on this endpoint"))
         if exc.status_code == 413:
-            return _render(PayloadTooLarge(str(exc.detail)))
+            return render(PayloadTooLarge(str(exc.detail)))
         if exc.status_code == 400:
             # A body that is not JSON at all (bad UTF-8, runaway nesting) is bad input too.
-            return _render(ValidationFailed(str(exc.detail)))
+            return render(ValidationFailed(str(exc.detail)))
         body = {"error": "http_error", "message": str(exc.detail), "details": {}}
         return JSONResponse(body, status_code=exc.status_code)
 
