@@ -26,6 +26,7 @@ from taskmanager.errors import (
 from taskmanager.server import operations
 from taskmanager.server.answers import render
 from taskmanager.server.auth import Authenticator, RateLimiter, access_at_start, bootstrap_keys
+from taskmanager.server.grouping import CreateGroups
 from taskmanager.server.hotpath import HotPaths
 from taskmanager.server.limits import BodyLimit
 from taskmanager.server.logs import configure as configure_logging
@@ -91,6 +92,7 @@ def create_app(
     app.state.store = store
     app.state.waiters = waiters
     app.state.store_on_loop = settings.store_on_event_loop(store.embedded)
+    app.state.create_groups = CreateGroups(store) if app.state.store_on_loop else None
     app.state.authenticator = Authenticator(store, settings)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.auth_failure_limiter = RateLimiter(

@@ -22,6 +22,7 @@ from taskmanager.models import (
 from taskmanager.server.answers import answer
 from taskmanager.server.auth import Admin, Producer, Reader
 from taskmanager.server.deps import SettingsDep, StoreDep, WaitersDep, errors, store_call
+from taskmanager.server.grouping import CreateGroups
 from taskmanager.server.longpoll import Waiters, announce
 from taskmanager.status import TaskStatus
 from taskmanager.storage import Created, Store, TaskFilter
@@ -69,7 +70,12 @@ async def _create_and_hand_over(
 ) -> list[Created]:
     """Create, wake the claims waiting for the new tasks, and answer once they have leased
     them: a waiting worker hears of its task before the creator hears of the creation."""
-    outcomes, woken = await store_call(http, _create, store, waiters, items)
+    groups: CreateGroups | None = http.app.state.create_groups
+    if groups is not None and len(items) == 1:  # store calls on the loop: grouped
+        outcomes = [await groups.create(items[0])]
+        woken = announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
+    else:
+        outcomes, woken = await store_call(http, _create, store, waiters, items)
     await waiters.handed_over(woken)
     return outcomes
 
