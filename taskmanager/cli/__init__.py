@@ -87,6 +87,7 @@ def serve(
             os.environ[f"TASKMANAGER_{name.upper()}"] = str(value)
     settings = _settings()
     from taskmanager.server.logs import configure, uvicorn_log_config
+    from taskmanager.server.protocol import PROTOCOL
 
     if settings.log_format == "json":
         configure(settings.log_format, settings.log_level)
@@ -110,6 +111,7 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         log_config=uvicorn_log_config(settings.log_format, settings.log_level),
+        http=PROTOCOL,
     )
 
 
