@@ -19,6 +19,7 @@ import httpx
 from taskmanager import calls
 from taskmanager.calls import Call
 from taskmanager.errors import TaskManagerError, Unavailable, error_for_code
+from taskmanager.transport import AsyncHttp11Transport, Http11Transport, proxy_configured
 
 DEFAULT_API_URL = "http://localhost:8000/api"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -87,8 +88,14 @@ class Client(_Base):
         verify: bool | str = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """`verify`: False to skip TLS checks, or the path of a CA bundle to trust."""
+        """`verify`: False to skip TLS checks, or the path of a CA bundle to trust.
+
+        `transport` replaces the lean HTTP/1.1 one (`taskmanager.transport`), which is also left
+        out when a proxy is configured in the environment: httpx's own transport goes through it.
+        """
         super().__init__(api_url, api_key, timeout, verify)
+        if transport is None and not proxy_configured():
+            transport = Http11Transport(self._options["verify"])
         self._http = httpx.Client(transport=transport, **self._options)
 
     def __enter__(self) -> Client:
@@ -253,8 +260,10 @@ class AsyncClient(_Base):
         verify: bool | str = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """`verify`: False to skip TLS checks, or the path of a CA bundle to trust."""
+        """`verify` and `transport` as for `Client`."""
         super().__init__(api_url, api_key, timeout, verify)
+        if transport is None and not proxy_configured():
+            transport = AsyncHttp11Transport(self._options["verify"])
         self._http = httpx.AsyncClient(transport=transport, **self._options)
 
     async def __aenter__(self) -> AsyncClient:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import httpx
 import pytest
 
 from taskmanager.client import AsyncClient, Client, error_from
 from taskmanager.errors import _BY_CODE, TaskManagerError, Unavailable
+from tests.client.servers import Health, serving
 
 
 @pytest.mark.parametrize("code", sorted(_BY_CODE))
@@ -62,35 +59,10 @@ def test_a_timeout_is_unavailable(silent_port: int) -> None:
     assert time.monotonic() - started < 5
 
 
-class _KeepAlive(BaseHTTPRequestHandler):
-    """Answers `/api/health` over HTTP/1.1 and notes the client port of each request."""
-
-    protocol_version = "HTTP/1.1"
-    ports: ClassVar[list[int]] = []
-
-    def do_GET(self) -> None:
-        self.ports.append(self.client_address[1])
-        data = json.dumps({"status": "ok", "database": "ok", "version": "t"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def keep_alive() -> Iterator[tuple[str, list[int]]]:
-    ports: ClassVar[list[int]] = []
-    handler = type("Handler", (_KeepAlive,), {"ports": ports})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api", ports
-    server.shutdown()
-    server.server_close()
+    with serving(Health) as served:
+        yield served
 
 
 def test_one_client_reuses_its_connection(keep_alive: tuple[str, list[int]]) -> None:

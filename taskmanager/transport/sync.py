@@ -1,0 +1,146 @@
+"""`Http11Transport`: a blocking HTTP/1.1 transport for httpx on the standard library's sockets."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+
+import httpx
+
+from taskmanager.transport.wire import (
+    CONNECTING,
+    MAX_CONNECTIONS,
+    READING,
+    RECEIVE_BYTES,
+    WRITING,
+    IdlePool,
+    Origin,
+    ResponseReader,
+    may_resend,
+    origin_of,
+    request_bytes,
+    ssl_context,
+    timeouts,
+)
+
+
+class _Connection:
+    """One socket carrying one request at a time."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def is_open(self) -> bool:
+        """Nothing waits to be read on the idle socket: not closed by the server, no stray byte."""
+        try:
+            self.sock.settimeout(0)
+            # The raw socket's recv: on a TLS socket it peeks at the records, not through them.
+            socket.socket.recv(self.sock, 1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    def exchange(
+        self, data: bytes, reader: ResponseReader, limits: dict[str, float | None]
+    ) -> None:
+        """Send a request and read its whole answer into `reader`."""
+        sock = self.sock
+        with WRITING:
+            sock.settimeout(limits.get("write"))
+            sock.sendall(data)
+        with READING:
+            sock.settimeout(limits.get("read"))
+            while not reader.done:
+                chunk = sock.recv(RECEIVE_BYTES)
+                if not chunk:
+                    reader.at_eof()
+                    return
+                reader.feed(chunk)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Http11Transport(httpx.BaseTransport):
+    """HTTP/1.1 with kept-alive connections per origin, for `httpx.Client`.
+
+    Requests travel whole (bodies with a Content-Length) and answers are read whole, which fits
+    an API of small JSON documents. No proxies and no HTTP/2: use httpx's own transport for those.
+    """
+
+    def __init__(self, verify: ssl.SSLContext | str | bool = True) -> None:
+        """`verify` as httpx takes it; the TLS context is built on the first https request."""
+        self._verify = verify
+        self._tls: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+        self._idle: IdlePool[_Connection] = IdlePool(_Connection.close)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._closed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        limits = timeouts(request)
+        origin = origin_of(request)
+        data = request_bytes(request, request.read())
+        method = request.method.encode("ascii")
+        if not self._slots.acquire(timeout=limits.get("pool")):
+            raise httpx.PoolTimeout("no connection became free in time", request=request)
+        try:
+            while True:
+                connection, reused = self._connection(origin, limits.get("connect"))
+                reader = ResponseReader(method)
+                try:
+                    connection.exchange(data, reader, limits)
+                except BaseException as exc:
+                    connection.close()
+                    if may_resend(reused, reader, exc):
+                        continue
+                    raise
+                self._release(origin, connection, reader.keep_alive())
+                return reader.response()
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Close the idle connections; those in use close when their request ends."""
+        with self._lock:
+            self._closed = True
+            self._idle.close()
+
+    def _connection(self, origin: Origin, timeout: float | None) -> tuple[_Connection, bool]:
+        """An idle connection that is still open, else a new one; and whether it was idle."""
+        while True:
+            with self._lock:
+                connection = self._idle.take(origin)
+            if connection is None:
+                return self._connect(origin, timeout), False
+            if connection.is_open():
+                return connection, True
+            connection.close()
+
+    def _connect(self, origin: Origin, timeout: float | None) -> _Connection:
+        scheme, host, port = origin
+        with CONNECTING:
+            sock = socket.create_connection((host, port), timeout)
+        try:
+            with CONNECTING:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if scheme == "https":
+                    if self._tls is None:
+                        self._tls = ssl_context(self._verify)
+                    sock = self._tls.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+        return _Connection(sock)
+
+    def _release(self, origin: Origin, connection: _Connection, reusable: bool) -> None:
+        with self._lock:
+            if reusable and not self._closed:
+                self._idle.put(origin, connection)
+                return
+        connection.close()
