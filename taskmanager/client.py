@@ -4,12 +4,15 @@ Both send the same `Call` descriptions from `taskmanager.calls`; they differ onl
 request travels (blocking or awaited). Network failures raise `Unavailable`; an error answer
 raises the class of `taskmanager.errors` its code names, so `except LeaseLost` works the same
 in-process and over HTTP.
+
+On their own transport, the clients write each call's request bytes and read its answer
+without httpx's request and response objects (`taskmanager.transport.direct`); httpx builds
+the requests that transport cannot send as httpx would, and all of them when a transport is
+given or a proxy is configured.
 """
 
 from __future__ import annotations
 
-import logging
-import ssl
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -17,67 +20,24 @@ from typing import Any, TypeVar
 import httpx
 
 from taskmanager import calls
+from taskmanager.answers import error_from
 from taskmanager.calls import Call
-from taskmanager.errors import TaskManagerError, Unavailable, error_for_code
+from taskmanager.sender import Sender
 from taskmanager.transport import AsyncHttp11Transport, Http11Transport, proxy_configured
+from taskmanager.transport.direct import Direct
+
+__all__ = ["AsyncClient", "Client", "error_from"]
 
 DEFAULT_API_URL = "http://localhost:8000/api"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 T = TypeVar("T")
-log = logging.getLogger("taskmanager.client")
 
 
-class _Base:
-    """What both clients share: the base URL, headers, timeouts, TLS and error mapping."""
-
-    def __init__(
-        self, api_url: str, api_key: str | None, timeout: float, verify: bool | str
-    ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self._options: dict[str, Any] = {
-            "base_url": self.api_url + "/",
-            "headers": {"Authorization": f"Bearer {api_key}"} if api_key else {},
-            "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            "verify": ssl.create_default_context(cafile=verify)
-            if isinstance(verify, str)
-            else verify,
-        }
-
-    @staticmethod
-    def _extra(call: Call[Any]) -> dict[str, Any]:
-        extra: dict[str, Any] = {"json": call.json, "params": call.params}
-        if call.timeout is not None:
-            extra["timeout"] = call.timeout
-        return extra
-
-    def _unreachable(self, call: Call[Any], exc: Exception, started: float) -> Unavailable:
-        log.debug(
-            "%s %s/%s failed after %s: %r",
-            call.method,
-            self.api_url,
-            call.path,
-            _since(started),
-            exc,
-        )
-        return Unavailable(f"cannot reach {self.api_url}: {exc or type(exc).__name__}")
-
-    def _read(self, call: Call[T], response: httpx.Response, started: float) -> T:
-        log.debug(
-            "%s %s/%s -> %d in %s",
-            call.method,
-            self.api_url,
-            call.path,
-            response.status_code,
-            _since(started),
-        )
-        if response.status_code >= 400:
-            raise error_from(response)
-        return call.read(response.json())
-
-
-class Client(_Base):
+class Client(Sender):
     """A synchronous client for the TaskManager API; reuses one connection pool."""
+
+    _http: httpx.Client
 
     def __init__(
         self,
@@ -94,9 +54,11 @@ class Client(_Base):
         out when a proxy is configured in the environment: httpx's own transport goes through it.
         """
         super().__init__(api_url, api_key, timeout, verify)
+        self._lean: Http11Transport | None = None
         if transport is None and not proxy_configured():
-            transport = Http11Transport(self._options["verify"])
+            transport = self._lean = Http11Transport(self._options["verify"])
         self._http = httpx.Client(transport=transport, **self._options)
+        self._direct = Direct.of(self._http) if self._lean else None
 
     def __enter__(self) -> Client:
         return self
@@ -111,11 +73,17 @@ class Client(_Base):
     def send(self, call: Call[T]) -> T:
         """Send one call and read its answer; raises from the error tree."""
         started = time.monotonic()
+        sent = self._request(call)
         try:
-            response = self._http.request(call.method, call.path, **self._extra(call))
+            if sent is None:
+                response = self._http.request(call.method, call.path, **self._extra(call))
+                return self._read(call, response, started)
+            assert self._lean is not None
+            origin, limits = sent[0].origin, self._timeouts(call)
+            reader = self._lean.exchange(origin, sent[1], call.method, limits)
         except httpx.TransportError as exc:
             raise self._unreachable(call, exc, started) from exc
-        return self._read(call, response, started)
+        return self._answer(call, sent, reader, started)
 
     def health(self) -> dict[str, Any]:
         """`GET /health`; Unavailable when the API or its database does not answer."""
@@ -248,8 +216,10 @@ class Client(_Base):
         return self.send(calls.list_task_types())
 
 
-class AsyncClient(_Base):
+class AsyncClient(Sender):
     """The same API as `Client`, for asyncio: every method is awaited."""
+
+    _http: httpx.AsyncClient
 
     def __init__(
         self,
@@ -262,9 +232,11 @@ class AsyncClient(_Base):
     ) -> None:
         """`verify` and `transport` as for `Client`."""
         super().__init__(api_url, api_key, timeout, verify)
+        self._lean: AsyncHttp11Transport | None = None
         if transport is None and not proxy_configured():
-            transport = AsyncHttp11Transport(self._options["verify"])
+            transport = self._lean = AsyncHttp11Transport(self._options["verify"])
         self._http = httpx.AsyncClient(transport=transport, **self._options)
+        self._direct = Direct.of(self._http) if self._lean else None
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -279,11 +251,17 @@ class AsyncClient(_Base):
     async def send(self, call: Call[T]) -> T:
         """Send one call and read its answer; raises from the error tree."""
         started = time.monotonic()
+        sent = self._request(call)
         try:
-            response = await self._http.request(call.method, call.path, **self._extra(call))
+            if sent is None:
+                response = await self._http.request(call.method, call.path, **self._extra(call))
+                return self._read(call, response, started)
+            assert self._lean is not None
+            origin, limits = sent[0].origin, self._timeouts(call)
+            reader = await self._lean.exchange(origin, sent[1], call.method, limits)
         except httpx.TransportError as exc:
             raise self._unreachable(call, exc, started) from exc
-        return self._read(call, response, started)
+        return self._answer(call, sent, reader, started)
 
     async def health(self) -> dict[str, Any]:
         """`GET /health`; Unavailable when the API or its database does not answer."""
@@ -414,20 +392,3 @@ class AsyncClient(_Base):
 
     async def list_task_types(self) -> list[dict[str, Any]]:
         return await self.send(calls.list_task_types())
-
-
-def error_from(response: httpx.Response) -> TaskManagerError:
-    """The error-tree exception for an error answer (even one that is not our JSON shape)."""
-    try:
-        body = response.json()
-        code, message, details = body["error"], body["message"], body.get("details") or {}
-    except (ValueError, KeyError, TypeError):
-        if response.status_code == 503:
-            return Unavailable(f"the API answered 503: {response.text[:200]}")
-        status = {"status": response.status_code}
-        return TaskManagerError(f"HTTP {response.status_code}: {response.text[:200]}", status)
-    return error_for_code(code)(message, details)
-
-
-def _since(started: float) -> str:
-    return f"{(time.monotonic() - started) * 1000:.0f} ms"

@@ -182,10 +182,19 @@ class AsyncHttp11Transport(httpx.AsyncBaseTransport):
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        limits = timeouts(request)
-        origin = origin_of(request)
         data = request_bytes(request, await request.aread())
-        method = request.method.encode("ascii")
+        limits = timeouts(request)
+        reader = await self.exchange(origin_of(request), data, request.method, limits)
+        return reader.response()
+
+    async def exchange(
+        self, origin: Origin, data: bytes, method: str, limits: dict[str, float | None]
+    ) -> ResponseReader:
+        """Send a request's bytes to `origin` and read its whole answer.
+
+        `limits` holds httpx's connect, read, write and pool timeouts (None: wait forever).
+        Failures raise httpx's `TransportError`s, as from `handle_async_request`.
+        """
         await self._acquire(limits.get("pool"))
         try:
             while True:
@@ -203,7 +212,7 @@ class AsyncHttp11Transport(httpx.AsyncBaseTransport):
                     self._idle.put(origin, connection)
                 else:
                     connection.close()
-                return reader.response()
+                return reader
         finally:
             self._release()
 

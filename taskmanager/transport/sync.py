@@ -83,12 +83,20 @@ class Http11Transport(httpx.BaseTransport):
         self._closed = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        limits = timeouts(request)
-        origin = origin_of(request)
         data = request_bytes(request, request.read())
-        method = request.method.encode("ascii")
+        reader = self.exchange(origin_of(request), data, request.method, timeouts(request))
+        return reader.response()
+
+    def exchange(
+        self, origin: Origin, data: bytes, method: str, limits: dict[str, float | None]
+    ) -> ResponseReader:
+        """Send a request's bytes to `origin` and read its whole answer.
+
+        `limits` holds httpx's connect, read, write and pool timeouts (None: wait forever).
+        Failures raise httpx's `TransportError`s, as from `handle_request`.
+        """
         if not self._slots.acquire(timeout=limits.get("pool")):
-            raise httpx.PoolTimeout("no connection became free in time", request=request)
+            raise httpx.PoolTimeout("no connection became free in time")
         try:
             while True:
                 connection, reused = self._connection(origin, limits.get("connect"))
@@ -101,7 +109,7 @@ class Http11Transport(httpx.BaseTransport):
                         continue
                     raise
                 self._release(origin, connection, reader.keep_alive())
-                return reader.response()
+                return reader
         finally:
             self._slots.release()
 

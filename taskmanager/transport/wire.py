@@ -23,7 +23,7 @@ MAX_CONNECTIONS = 100
 MAX_IDLE_PER_ORIGIN = 20
 """Kept-alive connections per origin, as httpx's default `max_keepalive_connections`."""
 RECEIVE_BYTES = 65536
-NO_BODY_METHODS = (b"HEAD",)
+NO_BODY_METHODS = ("HEAD",)
 """Answers to these carry no body whatever their headers say (204 and 304 llhttp knows)."""
 
 
@@ -68,7 +68,7 @@ def ssl_context(verify: ssl.SSLContext | str | bool) -> ssl.SSLContext:
 class ResponseReader:
     """One response, parsed by httptools from bytes fed as they arrive."""
 
-    def __init__(self, method: bytes) -> None:
+    def __init__(self, method: str) -> None:
         self.head_only = method in NO_BODY_METHODS
         self.parser = httptools.HttpResponseParser(self)
         self.received = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import ssl
@@ -157,3 +158,37 @@ class Silent:
 
     def close(self) -> None:
         self.listener.close()
+
+
+class Gateway(Health):
+    """A proxy's error page in Latin-1 for every request, as a gateway in front of the API."""
+
+    PAGE = "<html>Passerelle défaillante</html>".encode("latin-1")
+
+    def do_POST(self) -> None:
+        self.do_GET()
+
+    def answer(self) -> None:
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html; charset=iso-8859-1")
+        self.send_header("Content-Length", str(len(self.PAGE)))
+        self.end_headers()
+        self.wfile.write(self.PAGE)
+
+
+class Compressed(Health):
+    """Answers gzipped and sets a cookie, as a load balancer with sticky sessions might."""
+
+    cookies: ClassVar[list[str | None]] = []
+    """The Cookie header of each request, in order."""
+
+    def answer(self) -> None:
+        self.cookies.append(self.headers.get("Cookie"))
+        body = gzip.compress(HEALTH_BODY)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Set-Cookie", "sticky=a1; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
