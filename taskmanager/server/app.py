@@ -92,7 +92,7 @@ def create_app(
     app.state.store = store
     app.state.waiters = waiters
     app.state.store_on_loop = settings.store_on_event_loop(store.embedded)
-    app.state.create_groups = CreateGroups(store) if app.state.store_on_loop else None
+    app.state.create_groups = CreateGroups(store, waiters) if app.state.store_on_loop else None
     app.state.authenticator = Authenticator(store, settings)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.auth_failure_limiter = RateLimiter(

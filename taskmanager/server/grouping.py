@@ -17,44 +17,56 @@ from __future__ import annotations
 import asyncio
 
 from taskmanager.models import TaskCreate
+from taskmanager.server.longpoll import Waiters, announce
 from taskmanager.storage import Created, Store
+
+# A create's outcome, and the wake-ups of the claims its task woke (`Waiters.handed_over`).
+Announced = tuple[Created, list[asyncio.Future[None]]]
 
 
 class CreateGroups:
     """Gathers the single creates of one turn of the event loop into one store call."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, waiters: Waiters) -> None:
         self._store = store
-        self._pending: list[tuple[TaskCreate, asyncio.Future[Created]]] = []
+        self._waiters = waiters
+        self._pending: list[tuple[TaskCreate, asyncio.Future[Announced]]] = []
 
-    async def create(self, item: TaskCreate) -> Created:
-        """Create one task, in the transaction of whatever other creates are waiting now."""
+    async def create(self, item: TaskCreate) -> Announced:
+        """Create one task, in the transaction of whatever other creates are waiting now, and
+        wake the claims waiting for it."""
         if item.idempotency_key is not None:
-            (created,) = self._store.create_tasks([item])
-            return created
+            return self._announced(self._store.create_tasks([item]))[0]
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Created] = loop.create_future()
+        future: asyncio.Future[Announced] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
         self._pending.append((item, future))
         return await future
+
+    def _announced(self, outcomes: list[Created]) -> list[Announced]:
+        """Each outcome with its wake-ups, given in the same callback as the commit: a watch
+        thread that saw the new task first must not take the wake-up (and so the creator's
+        wait for the woken claim's answer) from the create."""
+        now = self._store.clock.now()
+        return [(o, announce(self._waiters, [o.task] if o.created else [], now)) for o in outcomes]
 
     def _flush(self) -> None:
         group, self._pending = self._pending, []
         group = [(item, future) for item, future in group if not future.cancelled()]
         if len(group) > 1:
             try:
-                created = self._store.create_tasks([item for item, _ in group])
+                made = self._announced(self._store.create_tasks([item for item, _ in group]))
             except Exception:  # each alone, to give each its own answer
                 pass
             else:
-                for (_, future), outcome in zip(group, created, strict=True):
-                    future.set_result(outcome)
+                for (_, future), announced in zip(group, made, strict=True):
+                    future.set_result(announced)
                 return
         for item, future in group:
             try:
-                (outcome,) = self._store.create_tasks([item])
+                (announced,) = self._announced(self._store.create_tasks([item]))
             except Exception as exc:
                 future.set_exception(exc)
             else:
-                future.set_result(outcome)
+                future.set_result(announced)

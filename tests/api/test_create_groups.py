@@ -15,6 +15,7 @@ from taskmanager.errors import ValidationFailed
 from taskmanager.models import TaskCreate, TaskTypeUpdate
 from taskmanager.server.app import create_app
 from taskmanager.server.grouping import CreateGroups
+from taskmanager.server.longpoll import Waiters
 from taskmanager.server.settings import Settings
 from taskmanager.storage import Created, SQLStore, TaskFilter
 
@@ -26,6 +27,7 @@ class CountingStore:
 
     def __init__(self, store: SQLStore) -> None:
         self.store = store
+        self.clock = store.clock
         self.calls: list[int] = []
 
     def create_tasks(self, items: Sequence[TaskCreate]) -> list[Created]:
@@ -35,14 +37,15 @@ class CountingStore:
 
 def _gather(groups: CreateGroups, items: list[TaskCreate]) -> list[Any]:
     async def main() -> list[Any]:
-        return await asyncio.gather(*(groups.create(i) for i in items), return_exceptions=True)
+        made = await asyncio.gather(*(groups.create(i) for i in items), return_exceptions=True)
+        return [m if isinstance(m, BaseException) else m[0] for m in made]
 
     return asyncio.run(main())
 
 
 def test_creates_of_one_turn_share_a_transaction(store: SQLStore) -> None:
     counting = CountingStore(store)
-    groups = CreateGroups(counting)  # type: ignore[arg-type]
+    groups = CreateGroups(counting, Waiters(5))  # type: ignore[arg-type]
     items = [TaskCreate(type="grouped.job", params={"i": i}) for i in range(5)]
     outcomes = _gather(groups, items)
     assert counting.calls == [5]
@@ -55,7 +58,7 @@ def test_creates_of_one_turn_share_a_transaction(store: SQLStore) -> None:
 def test_a_bad_create_fails_alone_and_the_others_are_made(store: SQLStore) -> None:
     store.put_task_type("checked.job", TaskTypeUpdate(params_schema=SCHEMA))
     counting = CountingStore(store)
-    groups = CreateGroups(counting)  # type: ignore[arg-type]
+    groups = CreateGroups(counting, Waiters(5))  # type: ignore[arg-type]
     items = [
         TaskCreate(type="checked.job", params={"n": 1}),
         TaskCreate(type="checked.job", params={"n": "two"}),
@@ -71,7 +74,7 @@ def test_a_bad_create_fails_alone_and_the_others_are_made(store: SQLStore) -> No
 
 def test_an_idempotent_create_goes_alone(store: SQLStore) -> None:
     counting = CountingStore(store)
-    groups = CreateGroups(counting)  # type: ignore[arg-type]
+    groups = CreateGroups(counting, Waiters(5))  # type: ignore[arg-type]
     keyed = TaskCreate(type="keyed.job", idempotency_key="once")
     outcomes = _gather(groups, [keyed, TaskCreate(type="keyed.job"), keyed])
     assert [o.created for o in outcomes] == [True, True, False]
@@ -81,14 +84,14 @@ def test_an_idempotent_create_goes_alone(store: SQLStore) -> None:
 
 def test_a_create_whose_caller_left_is_not_made(store: SQLStore) -> None:
     counting = CountingStore(store)
-    groups = CreateGroups(counting)  # type: ignore[arg-type]
+    groups = CreateGroups(counting, Waiters(5))  # type: ignore[arg-type]
 
     async def main() -> Created:
         left = asyncio.ensure_future(groups.create(TaskCreate(type="left.job")))
         stays = asyncio.ensure_future(groups.create(TaskCreate(type="stays.job")))
         await asyncio.sleep(0)  # both are waiting for the group now
         left.cancel()
-        return await stays
+        return (await stays)[0]
 
     assert asyncio.run(main()).task.type == "stays.job"
     assert counting.calls == [1]

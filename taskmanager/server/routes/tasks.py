@@ -72,8 +72,8 @@ async def _create_and_hand_over(
     them: a waiting worker hears of its task before the creator hears of the creation."""
     groups: CreateGroups | None = http.app.state.create_groups
     if groups is not None and len(items) == 1:  # store calls on the loop: grouped
-        outcomes = [await groups.create(items[0])]
-        woken = announce(waiters, [o.task for o in outcomes if o.created], store.clock.now())
+        outcome, woken = await groups.create(items[0])
+        outcomes = [outcome]
     else:
         outcomes, woken = await store_call(http, _create, store, waiters, items)
     await waiters.handed_over(woken)
