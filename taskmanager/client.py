@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import httpx
 
 from taskmanager import calls
-from taskmanager.answers import error_from
 from taskmanager.calls import Call
+from taskmanager.error_answers import error_from
 from taskmanager.sender import Sender
 from taskmanager.transport import AsyncHttp11Transport, Http11Transport, proxy_configured
 from taskmanager.transport.direct import Direct

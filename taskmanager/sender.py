@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from taskmanager.answers import error_from, error_in
 from taskmanager.calls import Call
+from taskmanager.error_answers import error_from, error_in
 from taskmanager.errors import Unavailable
 from taskmanager.transport.direct import Direct, plain
 from taskmanager.transport.wire import ResponseReader
