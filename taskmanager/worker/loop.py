@@ -94,16 +94,16 @@ class Runner:
             if free <= 0:
                 await self._wait_for_change()
                 continue
-            for task in await self._claim(min(free, self._runs_left())):
-                self._start(task)
+            await self._claim(min(free, self._runs_left()))
 
     def _runs_left(self) -> int:
         if not self.config.max_runs:
             return self.config.concurrency
         return self.config.max_runs - self.claimed
 
-    async def _claim(self, limit: int) -> list[dict[str, Any]]:
-        claiming = asyncio.create_task(self.api.claim(limit))
+    async def _claim(self, limit: int) -> None:
+        """Claim up to `limit` tasks and start them, unless the stop cuts the claim off."""
+        claiming = asyncio.create_task(self._claim_and_start(limit))
         stopped = asyncio.create_task(self.stopping.wait())
         await asyncio.wait({claiming, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
@@ -112,15 +112,20 @@ class Runner:
             with suppress(asyncio.CancelledError):
                 await claiming
             self.claim_cut_off = True
-            return []
+            return
         try:
-            return claiming.result()
+            claiming.result()
         except TooManyErrors as exc:
             self._fail_run(str(exc))
         except TaskManagerError as exc:
             refusal = f"{exc.message} ({exc.code}){key_hint(exc)}"
             self._fail_run(f"the API refused to hand out tasks: {refusal}")
-        return []
+
+    async def _claim_and_start(self, limit: int) -> None:
+        # Started in the turn of the loop that read the claim's answer: waking the claim loop
+        # first (through `asyncio.wait`) took two more turns before each handler could start.
+        for task in await self.api.claim(limit):
+            self._start(task)
 
     def _start(self, task: dict[str, Any]) -> None:
         self.claimed += 1
