@@ -111,10 +111,11 @@ class HotPaths:
         endpoint = self._static.get(path)
         if endpoint is not None:
             return endpoint, {}
-        rest = path.removeprefix(self._tasks)
-        task_id, _, action = rest.partition("/")
+        if not path.startswith(self._tasks):
+            return None
+        task_id, _, action = path[len(self._tasks) :].partition("/")
         endpoint = self._by_action.get(action)
-        if endpoint is None or rest is path or not task_id or "/" in action:
+        if endpoint is None or not task_id:
             return None
         return endpoint, {"task_id": task_id}
 

@@ -14,21 +14,8 @@ import httpx
 import pytest
 
 from taskmanager.client import Client
-from tests.conftest import free_port
+from tests.conftest import free_port, self_signed
 from tests.php.conftest import PHP, PHP_DIR
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
 
 
 def _wait_for(url: str, cert: Path, process: subprocess.Popen[bytes]) -> httpx.Response:
@@ -45,7 +32,7 @@ def _wait_for(url: str, cert: Path, process: subprocess.Popen[bytes]) -> httpx.R
 @pytest.fixture
 def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTPS API and the certificate that signs it."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     port = free_port()
     env = {**os.environ, "TASKMANAGER_DATABASE_URL": f"sqlite:///{tmp_path}/tls.db"}
     command = [sys.executable, "-m", "taskmanager", "serve", "--port", str(port),
