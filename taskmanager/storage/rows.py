@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar, overload
 
 from sqlalchemy import Row
@@ -33,6 +34,14 @@ def from_db_time(value: None) -> None: ...
 def from_db_time(value: datetime | None) -> datetime | None:
     """Instants come back as aware UTC."""
     return None if value is None else value.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=4096)
+def _aware(value: datetime | None) -> datetime | None:
+    """`from_db_time`, remembered: the tasks of one claim or complete share most of their
+    instants (the claim's `now`, the lease's end, a batch's creation), and a lookup costs a
+    tenth of making an aware copy."""
+    return from_db_time(value)
 
 
 # One encoder for every column: json.dumps with options builds a new one per call.
@@ -91,24 +100,29 @@ def claimed_from_mapping(values: Mapping[str, Any]) -> ClaimedTask:
     return _trusted(ClaimedTask, fields)
 
 
+# A status from its text without the enum's call machinery (a third of a microsecond each).
+_STATUS = {status.value: status for status in TaskStatus}
+
+
 def _task_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
     get = row.get
+    result = get("result")
     return {
         "id": row["id"],
         "type": row["type"],
-        "status": TaskStatus(row["status"]),
-        "params": load_json(row["params"]),
+        "status": _STATUS[row["status"]],
+        "params": json.loads(row["params"]),
         "priority": row["priority"],
-        "created_at": from_db_time(row["created_at"]),
-        "run_at": from_db_time(row["run_at"]),
-        "claimed_at": from_db_time(get("claimed_at")),
-        "completed_at": from_db_time(get("completed_at")),
+        "created_at": _aware(row["created_at"]),
+        "run_at": _aware(row["run_at"]),
+        "claimed_at": _aware(get("claimed_at")),
+        "completed_at": _aware(get("completed_at")),
         "worker_id": get("worker_id"),
-        "result": load_json(get("result")),
+        "result": None if result is None else json.loads(result),
         "error": get("error"),
         "attempts": row["attempts"],
         "max_attempts": row["max_attempts"],
-        "lease_expires_at": from_db_time(get("lease_expires_at")),
+        "lease_expires_at": _aware(get("lease_expires_at")),
         "progress": get("progress"),
         "progress_message": get("progress_message"),
         "idempotency_key": get("idempotency_key"),
