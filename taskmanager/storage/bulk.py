@@ -88,5 +88,12 @@ def insert_many(
     conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
 ) -> None:
     """Insert rows (dicts with at least `columns`) with one driver call."""
+    insert_values(conn, table, columns, [[row.get(column) for column in columns] for row in rows])
+
+
+def insert_values(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows of positional values, one for each of `columns`, with one driver call."""
     sql, times = _insert(conn.dialect.paramstyle, table, columns)
-    execute_many(conn, sql, [[row.get(column) for column in columns] for row in rows], times)
+    execute_many(conn, sql, rows, times)

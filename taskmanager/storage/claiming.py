@@ -6,6 +6,7 @@ the picked rows with FOR UPDATE SKIP LOCKED so concurrent claims take different 
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections import Counter
 from collections.abc import Sequence
@@ -17,7 +18,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
-    Row,
     Select,
     bindparam,
     func,
@@ -57,11 +57,13 @@ def claim(
     params: dict[str, Any] = {"now": now, "limit": limit}
     if task_types:
         params["types"] = list(task_types)
-    picked = conn.execute(_claimable(bool(task_types), skip_locked), params).all()
+    result = conn.execute(_claimable(bool(task_types), skip_locked), params)
+    columns = tuple(result.keys())
+    picked = [dict(zip(columns, row, strict=True)) for row in result.all()]
     workers.touch_worker(conn, worker_id, now)
     if not picked:
         return []
-    leases = [_lease(row, worker_id, lease_seconds, default_lease_seconds, now) for row in picked]
+    leased = _leases(picked, worker_id, lease_seconds, default_lease_seconds, now)
     bulk.execute_many(
         conn,
         bulk.driver_sql(conn, _LEASE),
@@ -69,31 +71,21 @@ def claim(
             (
                 worker_id,
                 now,
-                new["lease_token"],
-                new["lease_expires_at"],
-                new["lease_granted_seconds"],
-                row.seq,
+                task["lease_token"],
+                task["lease_expires_at"],
+                task["lease_granted_seconds"],
+                task["seq"],
             )
-            for row, new in zip(picked, leases, strict=True)
+            for task in leased
         ],
         times=(1, 3),
     )
     counts.add(
-        conn, counts.moved((row.type for row in picked), TaskStatus.PENDING, TaskStatus.PROCESSING)
-    )
-    events.record(
         conn,
-        (
-            events.event_row(
-                row, events.Event.CLAIMED, now, attempt=new["attempts"], worker_id=worker_id
-            )
-            for row, new in zip(picked, leases, strict=True)
-        ),
+        counts.moved((task["type"] for task in leased), TaskStatus.PENDING, TaskStatus.PROCESSING),
     )
-    return [
-        claimed_from_mapping({**row._mapping, **new})
-        for row, new in zip(picked, leases, strict=True)
-    ]
+    events.record_each(conn, events.Event.CLAIMED, now, leased)
+    return [claimed_from_mapping(task) for task in leased]
 
 
 # The statements every claim runs are built once: building one cost several times more
@@ -125,22 +117,51 @@ def _claimable(typed: bool, skip_locked: bool) -> Select[Any]:
     return lock(query, skip_locked)
 
 
-def _lease(
-    row: Row[Any], worker_id: str, requested: float | None, default: float, now: datetime
-) -> dict[str, Any]:
-    """The columns a claim sets on one task (the UPDATE in `claim` writes the same)."""
-    seconds = policy.resolve_lease_seconds(requested, row.lease_seconds, default)
-    return {
+def _leases(
+    rows: list[dict[str, Any]],
+    worker_id: str,
+    requested: float | None,
+    default: float,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The column values of each task once leased (the UPDATE in `claim` writes the same)."""
+    claimed = {
         "status": TaskStatus.PROCESSING,
         "worker_id": worker_id,
         "claimed_at": now,
-        "attempts": row.attempts + 1,
-        "lease_token": secrets.token_urlsafe(24),
-        "lease_expires_at": policy.lease_expires_at(now, seconds),
-        "lease_granted_seconds": seconds,
         "progress": None,
         "progress_message": None,
     }
+    # The tasks of one claim mostly share their lease: its length and end are worked out once.
+    terms: dict[float | None, tuple[float, datetime]] = {}
+    leased = []
+    for row, token in zip(rows, _lease_tokens(len(rows)), strict=True):
+        term = terms.get(row["lease_seconds"])
+        if term is None:
+            seconds = policy.resolve_lease_seconds(requested, row["lease_seconds"], default)
+            term = terms[row["lease_seconds"]] = (seconds, policy.lease_expires_at(now, seconds))
+        leased.append(
+            {
+                **row,
+                **claimed,
+                "attempts": row["attempts"] + 1,
+                "lease_token": token,
+                "lease_expires_at": term[1],
+                "lease_granted_seconds": term[0],
+            }
+        )
+    return leased
+
+
+TOKEN_BYTES = 24  # a token is their URL-safe base64: 32 characters, as secrets.token_urlsafe(24)
+_TOKEN_CHARS = TOKEN_BYTES // 3 * 4
+
+
+def _lease_tokens(count: int) -> list[str]:
+    """`count` fresh lease tokens from one read of the system's random source: whole groups of
+    three bytes encode on their own, so the slices are each token's own encoding."""
+    text = base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES * count)).decode()
+    return [text[start : start + _TOKEN_CHARS] for start in range(0, len(text), _TOKEN_CHARS)]
 
 
 def expire_leases(conn: Connection, now: datetime, skip_locked: bool) -> None:

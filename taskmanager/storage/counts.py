@@ -66,11 +66,11 @@ def moved(types: Iterable[str], old: str | None, new: str | None) -> Deltas:
     None stands for outside the table: `old=None` for inserted tasks, `new=None` for deleted.
     """
     deltas: Deltas = Counter()
-    for type_ in types:
+    for type_, n in Counter(types).items():  # counted in C: most tasks of a batch share a type
         if old is not None:
-            deltas[(type_, old)] -= 1
+            deltas[(type_, old)] -= n
         if new is not None:
-            deltas[(type_, new)] += 1
+            deltas[(type_, new)] += n
     return deltas
 
 

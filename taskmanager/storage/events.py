@@ -72,6 +72,17 @@ def record(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     bulk.insert_many(conn, task_events, _COLUMNS, list(rows))
 
 
+def record_each(conn: Connection, event: Event, now: datetime, rows: Iterable[Any]) -> None:
+    """Insert the same event, without a message, for each of these tasks (mappings with `id`,
+    `type`, `attempts` and `worker_id`): `record` of their `event_row`s, without the lookups
+    that work out what kind of row each one is."""
+    kind = event.value
+    values = [
+        (row["id"], row["type"], kind, now, row["attempts"], row["worker_id"], None) for row in rows
+    ]
+    bulk.insert_values(conn, task_events, _COLUMNS, values)
+
+
 def list_events(conn: Connection, task_id: str) -> list[TaskEvent]:
     """A task's events, oldest first."""
     rows = conn.execute(
