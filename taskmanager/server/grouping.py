@@ -10,11 +10,18 @@ each is answered with its own task, after the commit as always.
 A create with an idempotency key goes alone (a replay within a group would be taken for a new
 task), and so does every create of a group whose transaction fails: each then gets its own
 answer, errors included, as if it had come alone.
+
+Claims waiting for the new tasks, with an offer to take them (`longpoll.Offer`), are served in
+the same transaction: the store leases them their tasks right after creating them, and they
+answer their workers with no transaction of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
 
 from taskmanager.models import TaskCreate
 from taskmanager.server.longpoll import Waiters, announce
@@ -36,7 +43,8 @@ class CreateGroups:
         """Create one task, in the transaction of whatever other creates are waiting now, and
         wake the claims waiting for it."""
         if item.idempotency_key is not None:
-            return self._announced(self._store.create_tasks([item]))[0]
+            now = self._store.clock.now()
+            return self._announced(self._store.create_tasks([item]), now, {})[0]
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Announced] = loop.create_future()
         if not self._pending:
@@ -44,19 +52,38 @@ class CreateGroups:
         self._pending.append((item, future))
         return await future
 
-    def _announced(self, outcomes: list[Created]) -> list[Announced]:
-        """Each outcome with its wake-ups, given in the same callback as the commit: a watch
-        thread that saw the new task first must not take the wake-up (and so the creator's
-        wait for the woken claim's answer) from the create."""
+    def _write(self, items: Sequence[TaskCreate]) -> list[Announced]:
+        """Create `items` in one transaction, leasing them to the claims that would take them.
+
+        Each outcome comes with its wake-ups, given in the same callback as the commit: a
+        watch thread that saw the new task first must not take the wake-up (and so the
+        creator's wait for the woken claim's answer) from the create."""
         now = self._store.clock.now()
-        return [(o, announce(self._waiters, [o.task] if o.created else [], now)) for o in outcomes]
+        takers = self._waiters.takers(_due(items, now))
+        if not takers:
+            return self._announced(self._store.create_tasks(items), now, {})
+        made, leased = self._store.create_and_claim(items, [offer.claim for _, offer in takers])
+        return self._announced(made, now, self._waiters.hand(takers, leased))
+
+    def _announced(
+        self, outcomes: list[Created], now: datetime, handed: dict[str, asyncio.Future[None]]
+    ) -> list[Announced]:
+        """Each outcome with what its creator waits for: the claim its task was handed to, or
+        the claims woken for it."""
+        return [
+            (o, [handed[o.task.id]] if o.task.id in handed else self._woken(o, now))
+            for o in outcomes
+        ]
+
+    def _woken(self, outcome: Created, now: datetime) -> list[asyncio.Future[None]]:
+        return announce(self._waiters, [outcome.task] if outcome.created else [], now)
 
     def _flush(self) -> None:
         group, self._pending = self._pending, []
         group = [(item, future) for item, future in group if not future.cancelled()]
         if len(group) > 1:
             try:
-                made = self._announced(self._store.create_tasks([item for item, _ in group]))
+                made = self._write([item for item, _ in group])
             except Exception:  # each alone, to give each its own answer
                 pass
             else:
@@ -65,8 +92,17 @@ class CreateGroups:
                 return
         for item, future in group:
             try:
-                (announced,) = self._announced(self._store.create_tasks([item]))
+                (announced,) = self._write([item])
             except Exception as exc:
                 future.set_exception(exc)
             else:
                 future.set_result(announced)
+
+
+def _due(items: Sequence[TaskCreate], now: datetime) -> Counter[str]:
+    """How many of `items` of each type are claimable as soon as they are made."""
+    return Counter(
+        item.type
+        for item in items
+        if not item.delay_seconds and (item.run_at is None or item.run_at <= now)
+    )

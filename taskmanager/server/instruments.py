@@ -58,6 +58,11 @@ PROCESSING = Histogram(
 def observe_claim(seconds: float, claimed: Iterable[Task]) -> None:
     """One claim transaction, and how long each task it leased waited."""
     CLAIM_DURATION.observe(seconds)
+    observe_leased(claimed)
+
+
+def observe_leased(claimed: Iterable[Task]) -> None:
+    """How long each task just leased waited."""
     for task in claimed:
         if task.claimed_at is not None:
             wait = (task.claimed_at - task.run_at).total_seconds()

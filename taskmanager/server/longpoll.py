@@ -11,6 +11,11 @@ wake-up can be lost for good (tasks created by another server process included).
 A wake-up given on the event loop's own thread (the store runs there) can be followed: the
 creating request waits until the claims it woke have answered their workers (`handed_over`)
 before it answers, so that a task's worker hears of it first, not after the creator.
+
+Where the store runs on the loop, a waiting claim can go further and leave an `Offer`: a create
+then leases it tasks in the create's own transaction (`takers`, `hand`), and the claim answers
+with them without a transaction of its own. Only claims whose worker is still connected are
+taken, checked just before that transaction.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from taskmanager.models import Task
+from taskmanager.models import ClaimedTask, Task
 from taskmanager.status import TaskStatus
+from taskmanager.storage import ClaimArgs
 
 Types = frozenset[str] | None  # None: every type
 # How long a request that woke claims waits for them to answer, at most.
@@ -40,11 +46,29 @@ def _overlap(a: Types, b: Types) -> bool:
 
 
 @dataclass(eq=False)
-class _Waiter:
+class Offer:
+    """A waiting claim's standing offer to take tasks leased in a create's transaction."""
+
+    claim: ClaimArgs
+    # True once the claim's worker has hung up.
+    hung_up: Callable[[], bool]
+    # What a create leased to the claim; set when it wakes the claim.
+    handed: list[ClaimedTask] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Waiter:
     types: Types
+    offer: Offer | None = None
     event: asyncio.Event = field(default_factory=asyncio.Event)
     # Resolved once the woken claim has answered its worker, found nothing, or left.
     released: asyncio.Future[None] | None = None
+
+    def wake(self) -> asyncio.Future[None]:
+        """Set the waiter going; the future resolves when it releases its waker."""
+        self.event.set()
+        self.released = asyncio.get_running_loop().create_future()
+        return self.released
 
 
 class Waiters:
@@ -53,7 +77,7 @@ class Waiters:
     def __init__(self, recheck_seconds: float) -> None:
         self.recheck_seconds = recheck_seconds
         self.generation = 0
-        self._waiting: list[_Waiter] = []
+        self._waiting: list[Waiter] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: dict[Types, tuple[float, asyncio.TimerHandle]] = {}
         self._woken: weakref.WeakKeyDictionary[asyncio.Task[Any], asyncio.Future[None]] = (
@@ -138,21 +162,63 @@ class Waiters:
             if count <= 0:
                 break
             if not waiter.event.is_set() and _overlap(waiter.types, types):
-                waiter.event.set()
-                waiter.released = asyncio.get_running_loop().create_future()
-                woken.append(waiter.released)
+                woken.append(waiter.wake())
                 count -= 1
         return woken
 
-    async def wait(self, task_types: Sequence[str] | None, timeout: float, since: int) -> bool:
-        """Wait for a matching wake-up; False when `timeout` passed without one.
+    def takers(self, due: Mapping[str, int]) -> list[tuple[Waiter, Offer]]:
+        """Waiting claims with an offer that could take the `due` new tasks (how many of each
+        type), in the order they came, while their workers are connected: enough of them for
+        every task, if there are."""
+        chosen: list[tuple[Waiter, Offer]] = []
+        for task_type, count in due.items():
+            types = frozenset((task_type,))
+            for waiter in self._waiting:
+                if count <= 0:
+                    break
+                offer = waiter.offer
+                if (
+                    offer is None
+                    or waiter.event.is_set()
+                    or (waiter, offer) in chosen
+                    or not _overlap(waiter.types, types)
+                    or offer.hung_up()
+                ):
+                    continue
+                chosen.append((waiter, offer))
+                count -= offer.claim.limit
+        return chosen
+
+    def hand(
+        self, takers: Sequence[tuple[Waiter, Offer]], leased: Sequence[list[ClaimedTask]]
+    ) -> dict[str, asyncio.Future[None]]:
+        """Wake each taker that was leased tasks, with them; for each task handed, what
+        `handed_over` waits for. A taker leased nothing goes on waiting."""
+        released: dict[str, asyncio.Future[None]] = {}
+        for (waiter, offer), tasks in zip(takers, leased, strict=True):
+            if tasks:
+                self.generation += 1
+                offer.handed = tasks
+                future = waiter.wake()
+                released.update((task.id, future) for task in tasks)
+        return released
+
+    async def wait(
+        self,
+        task_types: Sequence[str] | None,
+        timeout: float,
+        since: int,
+        offer: Offer | None = None,
+    ) -> bool:
+        """Wait for a matching wake-up; False when `timeout` passed without one. With an
+        `offer`, a create may lease tasks to the caller meanwhile: see `offer.handed`.
 
         `since` is the generation read before the caller last looked at the database: if a
         wake-up came in between, return at once rather than sleep through it.
         """
         if self.generation != since:
             return True
-        waiter = _Waiter(_types(task_types))
+        waiter = Waiter(_types(task_types), offer)
         self._waiting.append(waiter)
         try:
             async with asyncio.timeout(timeout):
@@ -164,7 +230,7 @@ class Waiters:
             self._waiting.remove(waiter)
             self._follow(waiter)
 
-    def _follow(self, waiter: _Waiter) -> None:
+    def _follow(self, waiter: Waiter) -> None:
         """After a wait: the woken claim goes on to claim (and `release`s its waker), or hands
         its wake-up to another waiter if its client left."""
         if waiter.released is None:

@@ -5,16 +5,28 @@ in a second write. Over TCP that is two segments, and a client waiting for the a
 in a long poll) wakes for the head, parses it, sleeps, and wakes again for the body. Here the
 head is held until the body follows, which for every answer of this API happens before the
 event loop turns again; a head whose body does not follow by then is sent alone.
+
+Each request's scope also carries, in the extension `HUNG_UP` (its "check"), a function that says
+whether its client has closed the connection: a long poll asks it, without waiting, before a create
+leases it a task (server/longpoll.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 _HEAD = b"HTTP/1.1 "
+HUNG_UP = "taskmanager.hung_up"
+
+
+def hung_up(scope: Mapping[str, Any]) -> Callable[[], bool] | None:
+    """The request's check that its client has hung up, where its server gives one."""
+    check: Callable[[], bool] | None = scope.get("extensions", {}).get(HUNG_UP, {}).get("check")
+    return check
 
 
 class HeldHeads:
@@ -58,11 +70,15 @@ class HeldHeads:
 
 
 class Protocol(HttpToolsProtocol):
-    """HttpToolsProtocol writing through `HeldHeads`."""
+    """HttpToolsProtocol writing through `HeldHeads`, telling requests of a hang-up."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         held: Any = HeldHeads(transport, self.loop)
         super().connection_made(held)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {HUNG_UP: {"check": self.transport.is_closing}}
 
 
 # What `uvicorn.run(http=...)` is given: an import string, so that each process loads it.

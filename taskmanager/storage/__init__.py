@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from taskmanager.clock import Clock
 from taskmanager.policy import RetryPolicy
-from taskmanager.storage.base import Created, Store, TaskFilter
+from taskmanager.storage.base import ClaimArgs, Created, Store, TaskFilter
 from taskmanager.storage.engine import EngineOptions, backend_of, make_engine
 from taskmanager.storage.sql import SQLStore
 
 __all__ = [
+    "ClaimArgs",
     "Created",
     "EngineOptions",
     "SQLStore",

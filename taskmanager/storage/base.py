@@ -41,6 +41,16 @@ class Created:
 
 
 @dataclass(frozen=True)
+class ClaimArgs:
+    """What one claim asks for: the arguments of `Store.claim`."""
+
+    worker_id: str
+    task_types: Sequence[str] | None
+    lease_seconds: float | None
+    limit: int
+
+
+@dataclass(frozen=True)
 class TaskFilter:
     status: TaskStatus | None = None
     type: str | None = None
@@ -93,6 +103,14 @@ class Store(ABC):
     @abstractmethod
     def create_tasks(self, items: Sequence[TaskCreate]) -> list[Created]:
         """Create tasks, all or nothing, honouring idempotency keys and task type schemas."""
+
+    def create_and_claim(
+        self, items: Sequence[TaskCreate], claims: Sequence[ClaimArgs]
+    ) -> tuple[list[Created], list[list[ClaimedTask]]]:
+        """`create_tasks`, then each of `claims` in turn, all in one transaction: what each
+        claim leased, in the order of `claims`. A store that cannot share the transaction
+        creates and leases nothing for the claims."""
+        return self.create_tasks(items), [[] for _ in claims]
 
     @abstractmethod
     def get_task(self, task_id: str) -> Task:

@@ -53,7 +53,7 @@ from taskmanager.storage import (
     task_types,
     workers,
 )
-from taskmanager.storage.base import Created, Store, TaskFilter, Watch
+from taskmanager.storage.base import ClaimArgs, Created, Store, TaskFilter, Watch
 from taskmanager.storage.dbclock import DatabaseClock
 from taskmanager.storage.engine import WRITE, is_retryable, migrate, translate_errors
 from taskmanager.storage.overview import MetricCounts
@@ -179,10 +179,17 @@ class SQLStore(Store):
     # -- create and read -----------------------------------------------------------------------
 
     def create_tasks(self, items: Sequence[TaskCreate]) -> list[Created]:
-        def work(conn: Connection) -> list[Created]:
-            made = creating.create_tasks(conn, self._now(), items, self.default_max_attempts)
+        return self.create_and_claim(items, ())[0]
+
+    def create_and_claim(
+        self, items: Sequence[TaskCreate], claims: Sequence[ClaimArgs]
+    ) -> tuple[list[Created], list[list[ClaimedTask]]]:
+        def work(conn: Connection) -> tuple[list[Created], list[list[ClaimedTask]]]:
+            now = self._now()
+            made = creating.create_tasks(conn, now, items, self.default_max_attempts)
+            leased = [self._claim(conn, now, args) for args in claims]
             self._announce(conn, {c.task.type for c in made if c.created})
-            return made
+            return made, leased
 
         return self._write(work, replay_duplicates=True)
 
@@ -213,17 +220,19 @@ class SQLStore(Store):
         lease_seconds: float | None,
         limit: int,
     ) -> list[ClaimedTask]:
-        return self._write(
-            lambda conn: claiming.claim(
-                conn,
-                self._now(),
-                worker_id,
-                task_types,
-                lease_seconds,
-                limit,
-                default_lease_seconds=self.default_lease_seconds,
-                skip_locked=self._skip_locked,
-            )
+        args = ClaimArgs(worker_id, task_types, lease_seconds, limit)
+        return self._write(lambda conn: self._claim(conn, self._now(), args))
+
+    def _claim(self, conn: Connection, now: datetime, args: ClaimArgs) -> list[ClaimedTask]:
+        return claiming.claim(
+            conn,
+            now,
+            args.worker_id,
+            args.task_types,
+            args.lease_seconds,
+            args.limit,
+            default_lease_seconds=self.default_lease_seconds,
+            skip_locked=self._skip_locked,
         )
 
     def next_due_at(self, task_types: Sequence[str] | None) -> datetime | None:

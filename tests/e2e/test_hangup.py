@@ -7,6 +7,8 @@ import socket
 import time
 from urllib.parse import urlsplit
 
+import httpx
+
 from taskmanager.client import Client
 from tests.conftest import LiveServer
 
@@ -54,3 +56,32 @@ def test_a_worker_still_waiting_gets_the_task(live_server: LiveServer) -> None:
         sock.close()
         assert answer.startswith(b"HTTP/1.1 200")
         assert client.get_task(task["id"])["status"] == "processing"
+
+
+def _claim_transactions(server: LiveServer) -> float:
+    for line in httpx.get(server.url + "/metrics").text.splitlines():
+        if line.startswith("taskmanager_claim_duration_seconds_count"):
+            return float(line.split()[-1])
+    raise AssertionError("no claim count in /metrics")
+
+
+def test_the_create_leases_the_task_to_the_worker_still_waiting(
+    live_server: LiveServer, backend: str
+) -> None:
+    with Client(live_server.api_url) as client:
+        sock = _waiting_claim(live_server, "hangup.handed")
+        time.sleep(0.5)
+        before = _claim_transactions(live_server)
+        task = client.create_task("hangup.handed", {})
+        sock.settimeout(10)
+        answer = b""
+        while task["id"].encode() not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, f"the server closed the connection after {answer!r}"
+            answer += chunk
+        sock.close()
+        # Where the store runs on the event loop (SQLite), the waiting claim answers with what
+        # the create's transaction leased it; elsewhere it claims in a transaction of its own.
+        expected = before if backend == "sqlite" else before + 1
+        assert _claim_transactions(live_server) == expected
+        assert client.get_task(task["id"])["worker_id"] == "left"

@@ -25,7 +25,7 @@ from taskmanager.models import (
     TaskTypeUpdate,
 )
 from taskmanager.status import TaskStatus
-from taskmanager.storage import SQLStore, TaskFilter
+from taskmanager.storage import ClaimArgs, SQLStore, TaskFilter
 
 
 def add(store: SQLStore, type_: str = "job", **fields: Any) -> str:
@@ -227,3 +227,39 @@ def test_task_types(store: SQLStore) -> None:
     with pytest.raises(ValidationFailed):
         store.put_task_type("bad", TaskTypeUpdate(params_schema={"type": 12}))
     assert store.get_task(add(store, "t")).max_attempts == 4
+
+
+def test_create_and_claim_leases_in_the_creating_transaction(store: SQLStore) -> None:
+    made, leased = store.create_and_claim(
+        [
+            TaskCreate(type="mail", priority=1),
+            TaskCreate(type="mail", priority=9),
+            TaskCreate(type="sms"),
+        ],
+        [
+            ClaimArgs("first", ["mail"], 30, 1),
+            ClaimArgs("second", None, None, 5),
+            ClaimArgs("third", ["mail"], None, 1),
+        ],
+    )
+    mail_low, mail_high, sms = (created.task for created in made)
+    # In claim order, each claim taking what the ones before it left.
+    assert [[task.id for task in tasks] for tasks in leased] == [
+        [mail_high.id],
+        [mail_low.id, sms.id],
+        [],
+    ]
+    first = leased[0][0]
+    assert (first.worker_id, first.status, first.attempts) == ("first", "processing", 1)
+    assert first.lease_expires_at is not None and first.claimed_at is not None
+    assert (first.lease_expires_at - first.claimed_at).total_seconds() == 30
+    assert store.get_task(sms.id).worker_id == "second"
+    assert store.queue_stats().totals["processing"] == 3
+
+
+def test_create_and_claim_leases_nothing_that_is_not_due(store: SQLStore) -> None:
+    made, leased = store.create_and_claim(
+        [TaskCreate(type="mail", delay_seconds=60)], [ClaimArgs("w", None, None, 1)]
+    )
+    assert leased == [[]]
+    assert store.get_task(made[0].task.id).status == "pending"

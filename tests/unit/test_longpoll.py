@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from taskmanager.server.longpoll import Waiters
+from taskmanager.models import ClaimedTask
+from taskmanager.server.longpoll import Offer, Waiters
+from taskmanager.storage import ClaimArgs
 
 LONG = 30.0
 
@@ -190,5 +192,81 @@ def test_a_wake_up_from_another_thread_gives_nothing_to_wait_for() -> None:
         waiter = await start(waiters, ["mail"])
         assert await asyncio.to_thread(waiters.wake, "mail", 1) == []
         assert await asyncio.wait_for(waiter, 5) is True
+
+    run(scenario)
+
+
+def _offer(worker: str, limit: int, gone: list[bool] | None = None) -> Offer:
+    hung_up = (lambda: gone[0]) if gone is not None else (lambda: False)
+    return Offer(ClaimArgs(worker, None, None, limit), hung_up)
+
+
+async def _offering(waiters: Waiters, types: list[str] | None, offer: Offer) -> asyncio.Task[bool]:
+    task = asyncio.create_task(waiters.wait(types, LONG, waiters.generation, offer))
+    await asyncio.sleep(0)
+    return task
+
+
+def test_takers_are_the_offers_that_fit_the_new_tasks_in_order() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        mail, sms, anything = _offer("mail", 1), _offer("sms", 1), _offer("any", 1)
+        waits = [
+            await _offering(waiters, ["mail"], mail),
+            await _offering(waiters, ["sms"], sms),
+            await _offering(waiters, None, anything),
+            await start(waiters, ["mail"]),  # no offer: only ever woken
+        ]
+        assert [offer for _, offer in waiters.takers({"mail": 2})] == [mail, anything]
+        assert [offer for _, offer in waiters.takers({"sms": 1})] == [sms]
+        assert [offer for _, offer in waiters.takers({"mail": 1, "sms": 5})] == [
+            mail,
+            sms,
+            anything,
+        ]
+        for wait in waits:
+            wait.cancel()
+
+    run(scenario)
+
+
+def test_a_taker_with_room_for_every_new_task_is_enough() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        big, small = _offer("big", 32), _offer("small", 1)
+        waits = [await _offering(waiters, None, big), await _offering(waiters, None, small)]
+        assert [offer for _, offer in waiters.takers({"mail": 20})] == [big]
+        assert [offer for _, offer in waiters.takers({"mail": 33})] == [big, small]
+        for wait in waits:
+            wait.cancel()
+
+    run(scenario)
+
+
+def test_a_claim_whose_worker_hung_up_is_not_a_taker() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        gone = [False]
+        wait = await _offering(waiters, None, _offer("w", 1, gone))
+        gone[0] = True
+        assert waiters.takers({"mail": 1}) == []
+        wait.cancel()
+
+    run(scenario)
+
+
+def test_a_taker_handed_tasks_wakes_with_them_and_one_handed_nothing_waits_on() -> None:
+    async def scenario(waiters: Waiters) -> None:
+        first, second = _offer("first", 1), _offer("second", 1)
+        waits = [await _offering(waiters, None, first), await _offering(waiters, None, second)]
+        takers = waiters.takers({"mail": 2})
+        task = ClaimedTask.model_construct(id="t1", type="mail")
+        released = waiters.hand(takers, [[task], []])
+        assert await asyncio.wait_for(waits[0], 5) is True
+        assert first.handed == [task]
+        assert list(released) == ["t1"]
+        waiters.release()  # not the claim's own task: nothing to release here
+        assert not released["t1"].done()
+        await settle()
+        assert not waits[1].done() and second.handed == []
+        assert [offer for _, offer in waiters.takers({"mail": 1})] == [second]
+        waits[1].cancel()
 
     run(scenario)

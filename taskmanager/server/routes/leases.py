@@ -26,8 +26,9 @@ from taskmanager.server import instruments
 from taskmanager.server.answers import answer
 from taskmanager.server.auth import WorkerRole, require_token
 from taskmanager.server.deps import StoreDep, WaitersDep, errors, store_call
-from taskmanager.server.longpoll import Waiters, announce
-from taskmanager.storage import Store
+from taskmanager.server.longpoll import Offer, Waiters, announce
+from taskmanager.server.protocol import hung_up
+from taskmanager.storage import ClaimArgs, Store
 
 router = APIRouter(tags=["workers"])
 
@@ -42,12 +43,15 @@ async def claim_tasks(
     """Claim now, or wait up to `wait_seconds` for something to claim.
 
     A long poll whose worker hung up (say, it is stopping) must not lease a task that nobody
-    would run until the lease expires: it stops waiting when `http` is disconnected.
+    would run until the lease expires: it stops waiting when `http` is disconnected. Where the
+    server tells the request of a hang-up at once (server/protocol.py), the wait leaves an
+    offer, and a create may lease the claim its tasks in the create's own transaction.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + request.wait_seconds
     woken = False
     claimed: Sequence[ClaimedTask] = []
+    offer = _offer(request, limit, http)
     try:
         while True:
             since = waiters.generation
@@ -73,7 +77,10 @@ async def claim_tasks(
             if delay is not None:
                 waiters.wake_at(delay, frozenset(request.task_types or ()) or None)
             timeout = min(remaining, waiters.recheck_seconds)
-            woken = await waiters.wait(request.task_types, timeout, since)
+            woken = await waiters.wait(request.task_types, timeout, since, offer)
+            if offer is not None and offer.handed:
+                claimed = _handed(waiters, offer.handed, limit)
+                return claimed
             if await http.is_disconnected():
                 if woken:
                     waiters.notify(None)  # pass the wake-up on to a claim still listening
@@ -81,6 +88,23 @@ async def claim_tasks(
     finally:
         if not claimed:
             waiters.release()
+
+
+def _handed(waiters: Waiters, claimed: list[ClaimedTask], limit: int) -> list[ClaimedTask]:
+    """Tasks a create leased to the waiting claim; when they fill it, there may be more."""
+    instruments.observe_leased(claimed)
+    if len(claimed) == limit:
+        waiters.pass_baton(claimed[-1].type)
+    return claimed
+
+
+def _offer(request: ClaimRequest, limit: int, http: Request) -> Offer | None:
+    """The claim's offer to take tasks from a create, if its server reports hang-ups."""
+    gone = hung_up(http.scope)
+    if gone is None:
+        return None
+    args = ClaimArgs(request.worker_id, request.task_types, request.lease_seconds, limit)
+    return Offer(args, gone)
 
 
 def _seconds_until_due(store: Store, task_types: Sequence[str] | None) -> float | None:
