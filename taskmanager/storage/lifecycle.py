@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, select, update
 
 from taskmanager import policy
 from taskmanager.errors import (
@@ -41,12 +42,16 @@ LEASE_LOST = "the lease on this task is no longer yours"
 # The statements of every complete and heartbeat are built once: building one cost several
 # times more than running it on SQLite.
 _LOCK_ONE = select(tasks).where(tasks.c.id == bindparam("id")).with_for_update()
-_LOCK_MANY = (
-    select(tasks)
-    .where(tasks.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(tasks.c.seq)
-    .with_for_update()
-)
+
+
+@lru_cache(maxsize=64)
+def _lock_many(count: int) -> Select[Any]:
+    """The rows of `count` ids (`id0`, `id1`, ...), locked. One statement per batch size: an
+    expanding IN is written out again at every execution, which cost more than the rest of it."""
+    ids = tasks.c.id.in_([bindparam(f"id{index}") for index in range(count)])
+    return select(tasks).where(ids).order_by(tasks.c.seq).with_for_update()
+
+
 # The instant is at 1.
 _COMPLETE = (
     "UPDATE tasks SET status = 'completed', result = ?, completed_at = ?,"
@@ -64,20 +69,23 @@ def load_for_update(conn: Connection, task_id: str) -> Row[Any]:
 
 def check_holder(row: Row[Any], worker_id: str | None, lease_token: str | None) -> None:
     """Refuse a call that does not come from the task's current lease holder."""
-    details = {"id": row.id, "status": row.status}
     # A token is the proof; only calls without one are checked by worker id.
     if lease_token is not None:
         if lease_token != row.lease_token:
-            raise LeaseLost(LEASE_LOST, details)
+            raise LeaseLost(LEASE_LOST, _details(row))
     elif worker_id is not None and worker_id != row.worker_id:
-        raise LeaseLost(LEASE_LOST, details)
+        raise LeaseLost(LEASE_LOST, _details(row))
     if row.status == TaskStatus.CANCELLED:
-        raise TaskCancelled("the task was cancelled", details)
+        raise TaskCancelled("the task was cancelled", _details(row))
+
+
+def _details(row: Row[Any]) -> dict[str, Any]:
+    return {"id": row.id, "status": row.status}
 
 
 def _require_processing(row: Row[Any]) -> None:
     if row.status != TaskStatus.PROCESSING:
-        raise LeaseLost(LEASE_LOST, {"id": row.id, "status": row.status})
+        raise LeaseLost(LEASE_LOST, _details(row))
 
 
 def _save(conn: Connection, row: Row[Any], **values: Any) -> Task:
@@ -88,9 +96,8 @@ def _save(conn: Connection, row: Row[Any], **values: Any) -> Task:
     return task_from_mapping({**row._mapping, **values})
 
 
-def _seconds_held(row: Row[Any], now: datetime) -> float:
+def _seconds_held(claimed: datetime | None, now: datetime) -> float:
     # `now` and stored instants are both naive UTC inside the store.
-    claimed: datetime | None = row.claimed_at
     return max(0.0, (now - claimed).total_seconds()) if claimed else 0.0
 
 
@@ -135,10 +142,12 @@ def complete_many(
 ) -> list[CompleteOutcome]:
     """Complete several tasks: rows locked in one query, written with one statement for the
     tasks and one for their events, the worker counted once."""
-    ids = [item.id for item in items]
-    rows = {row.id: row for row in conn.execute(_LOCK_MANY, {"ids": ids})}
+    params = {f"id{index}": item.id for index, item in enumerate(items)}
+    found = conn.execute(_lock_many(len(items)), params)
+    columns = tuple(found.keys())
+    rows = {row.id: row for row in found.all()}
     outcomes: list[CompleteOutcome] = []
-    fresh: list[tuple[Row[Any], str | None]] = []
+    done: list[dict[str, Any]] = []
     for item in items:
         try:
             row = rows.get(item.id)
@@ -149,27 +158,25 @@ def complete_many(
             error = ErrorBody(**exc.to_dict())
             outcomes.append(CompleteOutcome(id=item.id, outcome=exc.code, error=error))
             continue
-        if repeat:
-            task = task_from_row(row)
-        else:
-            values = _completed(item.result, now)
-            fresh.append((row, values["result"]))
-            task = task_from_mapping({**row._mapping, **values})
+        values = dict(zip(columns, row, strict=True))
+        if not repeat:
+            values.update(_completed(item.result, now))
+            done.append(values)
+        task = task_from_mapping(values)
         outcomes.append(CompleteOutcome(id=item.id, outcome="completed", task=task))
-    if fresh:
-        _write_completed(conn, now, fresh)
-        held = sum(_seconds_held(row, now) for row, _ in fresh)
-        touch_worker(conn, worker_id, now, completed=len(fresh), seconds=held)
+    if done:
+        _write_completed(conn, now, done)
+        held = sum(_seconds_held(values["claimed_at"], now) for values in done)
+        touch_worker(conn, worker_id, now, completed=len(done), seconds=held)
     return outcomes
 
 
-def _write_completed(
-    conn: Connection, now: datetime, fresh: list[tuple[Row[Any], str | None]]
-) -> None:
-    events.record(conn, [events.event_row(row, Event.COMPLETED, now) for row, _ in fresh])
-    rows = [(result, now, row.seq) for row, result in fresh]
+def _write_completed(conn: Connection, now: datetime, done: list[dict[str, Any]]) -> None:
+    """Write completions: the column values of each task once completed (`_completed`)."""
+    events.record_each(conn, Event.COMPLETED, now, done)
+    rows = [(values["result"], now, values["seq"]) for values in done]
     bulk.execute_many(conn, bulk.driver_sql(conn, _COMPLETE), rows, times=(1,))
-    types = (row.type for row, _ in fresh)
+    types = (values["type"] for values in done)
     counts.add(conn, counts.moved(types, TaskStatus.PROCESSING, TaskStatus.COMPLETED))
 
 
@@ -208,9 +215,9 @@ def _complete_row(
     """Complete a locked row; the seconds it was held, or None for an idempotent repeat."""
     if not _completable(row, result, worker_id, lease_token):
         return task_from_row(row), None
-    values = _completed(result, now)
-    _write_completed(conn, now, [(row, values["result"])])
-    return task_from_mapping({**row._mapping, **values}), _seconds_held(row, now)
+    values = {**row._mapping, **_completed(result, now)}
+    _write_completed(conn, now, [values])
+    return task_from_mapping(values), _seconds_held(row.claimed_at, now)
 
 
 def fail(
@@ -223,7 +230,7 @@ def fail(
         return task_from_row(row)
     _require_processing(row)
     status = policy.status_after_failure(row.attempts, row.max_attempts, req.retry)
-    touch_worker(conn, row.worker_id, now, failed=1, seconds=_seconds_held(row, now))
+    touch_worker(conn, row.worker_id, now, failed=1, seconds=_seconds_held(row.claimed_at, now))
     kind = Event.FAILED if status == TaskStatus.FAILED else Event.RETRYING
     events.record(conn, [events.event_row(row, kind, now, message=req.error)])
     if status == TaskStatus.FAILED:
