@@ -99,6 +99,7 @@ class SQLStore(Store):
         self.default_max_attempts = default_max_attempts
         self.retry_policy = retry or policy.RetryPolicy()
         self._writer = engine.execution_options(**{WRITE: True})
+        self._write_conn: Connection | None = None
         self._skip_locked = self.dialect != "sqlite"
         # SQLite has one writer at a time. Threads of this process queue on a lock and go as
         # soon as the previous write commits, where SQLite's busy handler would make them sleep
@@ -119,7 +120,7 @@ class SQLStore(Store):
         with translate_errors():
             for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
                 try:
-                    with self._write_turn, self._writer.begin() as conn:
+                    with self._write_turn, self._writing() as conn:
                         return work(conn)
                 except IntegrityError:
                     if not replay_duplicates or attempt == TRANSACTION_ATTEMPTS:
@@ -129,6 +130,22 @@ class SQLStore(Store):
                         raise
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite on the connection kept for writes (`_write_turn`
+        lets one thread at a time use it), elsewhere on one from the pool."""
+        if not self.embedded:
+            with self._writer.begin() as conn:
+                yield conn
+            return
+        conn = self._write_conn
+        if conn is None or conn.invalidated:
+            if conn is not None:
+                conn.close()
+            conn = self._write_conn = self._writer.connect()
+        with conn.begin():
+            yield conn
 
     def _now(self) -> datetime:
         return to_db_time(self.clock.now())
@@ -168,6 +185,10 @@ class SQLStore(Store):
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
+        with self._write_turn:
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
         self.engine.dispose()
 
     def _announce(self, conn: Connection, types: set[str]) -> None:

@@ -55,7 +55,10 @@ def create(url: str, options: EngineOptions) -> Engine:
     def _on_begin(conn: Connection) -> None:
         # BEGIN IMMEDIATE takes the write lock at once: no deadlock on upgrade from reader.
         immediate = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: SQLAlchemy's execution around it cost more than the BEGIN.
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
