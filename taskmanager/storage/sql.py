@@ -136,16 +136,16 @@ class SQLStore(Store):
         """A write transaction; on SQLite on the connection kept for writes (`_write_turn`
         lets one thread at a time use it), elsewhere on one from the pool."""
         if not self.embedded:
-            with self._writer.begin() as conn:
-                yield conn
+            with self._writer.begin() as pooled:
+                yield pooled
             return
-        conn = self._write_conn
-        if conn is None or conn.invalidated:
-            if conn is not None:
-                conn.close()
-            conn = self._write_conn = self._writer.connect()
-        with conn.begin():
-            yield conn
+        kept = self._write_conn
+        if kept is None or kept.invalidated:
+            if kept is not None:
+                kept.close()
+            kept = self._write_conn = self._writer.connect()
+        with kept.begin():
+            yield kept
 
     def _now(self) -> datetime:
         return to_db_time(self.clock.now())
