@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Table
+from sqlalchemy import Connection, CursorResult, DateTime, Table
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -56,6 +56,16 @@ def execute_many(
     if times and conn.dialect.name == "sqlite":
         rows = _sqlite_times(rows, times)
     conn.exec_driver_sql(sql, list(map(tuple, rows)))
+
+
+def execute(
+    conn: Connection, sql: str, values: Sequence[Any], times: Sequence[int] = ()
+) -> CursorResult[Any]:
+    """Run `sql` (in the driver's style) once with these positional values; `times` as in
+    `execute_many`."""
+    if times and conn.dialect.name == "sqlite":
+        values = _sqlite_times([values], times)[0]
+    return conn.exec_driver_sql(sql, tuple(values))
 
 
 def _sqlite_times(rows: Sequence[Sequence[Any]], times: Sequence[int]) -> list[list[Any]]:

@@ -5,25 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Float, Integer, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from taskmanager.errors import NotFound
 from taskmanager.models import WorkerStats, WorkerSummary
 from taskmanager.status import TaskStatus
+from taskmanager.storage import bulk
 from taskmanager.storage.rows import from_db_time
 from taskmanager.storage.schema import tasks, workers
 
-# Built once: every claim, complete and fail runs it, and building it cost more than running it.
+# Every claim, complete and fail runs it: as driver SQL, it cost a third of what it did through
+# SQLAlchemy's compiled statements. The instant is at 0.
 _TOUCH = (
-    update(workers)
-    .where(workers.c.worker_id == bindparam("worker"))
-    .values(
-        last_seen_at=bindparam("now"),
-        tasks_completed=workers.c.tasks_completed + bindparam("done", type_=Integer),
-        tasks_failed=workers.c.tasks_failed + bindparam("failed", type_=Integer),
-        processing_seconds_total=workers.c.processing_seconds_total + bindparam("s", type_=Float),
-    )
+    "UPDATE workers SET last_seen_at = ?, tasks_completed = tasks_completed + ?,"
+    " tasks_failed = tasks_failed + ?,"
+    " processing_seconds_total = processing_seconds_total + ? WHERE worker_id = ?"
 )
 
 
@@ -39,8 +36,8 @@ def touch_worker(
     """Note that a worker was seen now, adding to its counters."""
     if worker_id is None:
         return
-    params = {"worker": worker_id, "now": now, "done": completed, "failed": failed, "s": seconds}
-    changed = conn.execute(_TOUCH, params).rowcount
+    params = (now, completed, failed, seconds, worker_id)
+    changed = bulk.execute(conn, bulk.driver_sql(conn, _TOUCH), params, times=(0,)).rowcount
     if changed:
         return
     values = {
