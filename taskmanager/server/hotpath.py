@@ -12,26 +12,31 @@ Only requests this path is sure to answer exactly as FastAPI would are taken her
 a JSON body that validates. Anything else (another method, another content type, a body that
 does not validate, a task id that is not one) goes on to FastAPI with its body, so every error
 answer comes from one place. The endpoints stay FastAPI routes too, which document the API.
+
+It stands in front of the app's middleware, whose work for these requests it does itself: the
+body limit, the HTTP metrics, and the 500 for an unexpected error (the app's own handler).
 """
 
 from __future__ import annotations
 
 import inspect
+import time
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskmanager.errors import PayloadTooLarge, TaskManagerError
 from taskmanager.server.answers import render
+from taskmanager.server.instruments import observe_request
+from taskmanager.server.limits import declared_too_large, too_large
 
 # One argument of an endpoint (or of one of its dependencies), from what the request brings.
 Resolve = Callable[["_Call"], Awaitable[Any]]
@@ -67,21 +72,26 @@ def _json_content(scope: Scope) -> bool:
     return True
 
 
-class HotPaths:
-    """ASGI middleware: answers POSTs to `endpoints`' routes by calling them directly.
+class _TooLarge(Exception):
+    """The body went past the limit while it streamed in."""
 
-    It sits inside the body limit and the HTTP metrics (which count these requests like any
-    other: the request's scope names its route) and outside FastAPI's own routing.
-    """
+
+class HotPaths:
+    """In front of `app`: answers POSTs to `endpoints`' routes by calling them directly, and
+    hands every other request to `plain`, the app's own middleware and routing."""
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: FastAPI,
+        plain: ASGIApp,
         prefix: str,
         routers: Iterable[APIRouter],
         endpoints: Iterable[Callable[..., Any]],
+        max_bytes: int,
     ) -> None:
         self.app = app
+        self.plain = plain
+        self.max_bytes = max_bytes
         wanted = set(endpoints)
         self._static: dict[str, _Endpoint] = {}
         self._by_action: dict[str, _Endpoint] = {}  # {prefix}/tasks/{task_id}/<action>
@@ -123,41 +133,79 @@ class HotPaths:
         found = None
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
             found = self._match(scope["path"])
-        if found is None or not _json_content(scope):
-            await self.app(scope, receive, send)
+        if found is None or not _json_content(scope) or declared_too_large(scope, self.max_bytes):
+            await self.plain(scope, receive, send)
             return
+        started = time.perf_counter()
         endpoint, raw_params = found
+        scope["app"] = self.app
         try:
-            messages, body = await _read_body(receive)
-        except HTTPException as exc:  # the body limit's 413, raised while the body streams in
-            if exc.status_code != 413:
-                raise
-            await render(PayloadTooLarge(str(exc.detail)))(scope, receive, send)
+            messages, body = await _read_body(receive, self.max_bytes)
+        except _TooLarge:
+            await render(PayloadTooLarge(too_large(self.max_bytes)))(scope, receive, send)
+            observe_request(scope, 413, started)
             return
         call = _validated(endpoint, body, raw_params, Request(scope, receive))
         if call is None:
-            await self.app(scope, _replay(messages, receive), send)
+            await self.plain(scope, _replay(messages, receive), send)
             return
         scope["route"] = endpoint.route
         scope["endpoint"] = endpoint.route.endpoint
         scope["path_params"] = call.path_params
+        status = 500
         try:
-            response = await endpoint.call(call)
-        except TaskManagerError as exc:
-            response = render(exc)
-        await response(scope, receive, send)
+            status = await self._answer(endpoint, call, scope, receive, send)
+        finally:
+            observe_request(scope, status, started)
+
+    async def _answer(
+        self, endpoint: _Endpoint, call: _Call, scope: Scope, receive: Receive, send: Send
+    ) -> int:
+        """Call the endpoint and send its answer; the answer's status."""
+        status = 500
+        started = False
+
+        async def noting(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = int(message["status"]), True
+            await send(message)
+
+        try:
+            try:
+                response = await endpoint.call(call)
+            except TaskManagerError as exc:
+                response = render(exc)
+            await response(scope, receive, noting)
+        except Exception as exc:
+            # As Starlette's outermost middleware does: the app's handler answers, if the answer
+            # has not begun, and the error goes on up to the server, which logs it.
+            handler = self.app.exception_handlers.get(Exception)
+            if not started and handler is not None:
+                answer = handler(call.request, exc)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                await answer(scope, receive, noting)
+            raise
+        return status
 
 
-async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
-    """Every message up to the end of the body (or a disconnect), and the body they carry."""
+async def _read_body(receive: Receive, max_bytes: int) -> tuple[list[Message], bytes]:
+    """Every message up to the end of the body (or a disconnect), and the body they carry;
+    `_TooLarge` once it passes `max_bytes`."""
     messages = []
     chunks = []
+    size = 0
     while True:
         message = await receive()
         messages.append(message)
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise _TooLarge
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return messages, b"".join(chunks)

@@ -99,10 +99,15 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            route = _route_label(scope)
-            method = str(scope.get("method", ""))
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
+            observe_request(scope, status, started)
+
+
+def observe_request(scope: Scope, status: int, started: float) -> None:
+    """One request answered with `status`, begun at `started` (`time.perf_counter()`)."""
+    route = _route_label(scope)
+    method = str(scope.get("method", ""))
+    HTTP_REQUESTS.labels(method, route, str(status)).inc()
+    HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
 
 
 def _route_label(scope: Scope) -> str:

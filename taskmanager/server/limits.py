@@ -21,9 +21,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+        if declared_too_large(scope, self.max_bytes):
+            await refuse(send, self.max_bytes)
             return
         received = 0
 
@@ -34,20 +33,30 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     # Starlette's HTTPException passes through body parsing to the error handler.
-                    raise HTTPException(413, self._message())
+                    raise HTTPException(413, too_large(self.max_bytes))
             return message
 
         await self.app(scope, limited, send)
 
-    def _message(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes"
 
-    async def _refuse(self, send: Send) -> None:
-        error = PayloadTooLarge(self._message(), {"max_bytes": self.max_bytes})
-        body = json.dumps(error.to_dict()).encode()
-        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+def too_large(max_bytes: int) -> str:
+    """What a 413 says."""
+    return f"the request body is larger than {max_bytes} bytes"
+
+
+def declared_too_large(scope: Scope, max_bytes: int) -> bool:
+    """The request says its body is longer than `max_bytes`."""
+    declared = _content_length(scope)
+    return declared is not None and declared > max_bytes
+
+
+async def refuse(send: Send, max_bytes: int) -> None:
+    """The 413 for a declared length, before any of the body is read; the connection closes."""
+    error = PayloadTooLarge(too_large(max_bytes), {"max_bytes": max_bytes})
+    body = json.dumps(error.to_dict()).encode()
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -15,7 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from taskmanager.clock import ManualClock
 from taskmanager.roles import Role
-from taskmanager.server.app import HOT_ENDPOINTS, create_app
+from taskmanager.server.app import HOT_ENDPOINTS, Api, create_app
 from taskmanager.server.hotpath import HotPaths, NotHot
 from taskmanager.server.routes import leases, tasks
 from taskmanager.server.settings import Settings
@@ -25,11 +25,12 @@ from tests.api.helpers import ERROR_KEYS
 MAX_BODY = 4096
 
 
-def _app(db_url: str, clock: ManualClock, *, hot: bool) -> FastAPI:
+def _app(db_url: str, clock: ManualClock, *, hot: bool) -> Api:
     settings = Settings(database_url=db_url, migrate_on_start=False, max_body_bytes=MAX_BODY)
     app = create_app(settings, clock=clock)
+    assert isinstance(app, Api)
     if not hot:
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not HotPaths]
+        app.hot_paths = None
     return app
 
 
@@ -191,7 +192,7 @@ def test_a_valid_request_never_reaches_fastapi_and_a_bad_one_arrives_whole(
 ) -> None:
     app = _app(db_url, clock, hot=True)
     downstream = _Downstream()
-    hot = HotPaths(downstream, "/api", (tasks.router, leases.router), HOT_ENDPOINTS)
+    hot = HotPaths(app, downstream, "/api", (tasks.router, leases.router), HOT_ENDPOINTS, MAX_BODY)
     assert _post(app, hot, "/api/tasks", b'{"type": "a.b"}') == 201
     assert downstream.bodies == []
     assert _post(app, hot, "/api/tasks", b'{"type": 1}') == 299
@@ -207,4 +208,4 @@ def test_an_endpoint_fastapi_would_run_in_a_thread_is_refused() -> None:
         return Response()
 
     with pytest.raises(NotHot, match="make it async"):
-        HotPaths(_Downstream(), "/api", (router,), (blocking,))
+        HotPaths(FastAPI(), _Downstream(), "/api", (router,), (blocking,), MAX_BODY)
