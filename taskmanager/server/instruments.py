@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,6 +56,19 @@ PROCESSING = Histogram(
 )
 
 
+# The labelled children in use, by their labels: `labels()` takes a lock and checks its
+# arguments on every call, as long as observing itself.
+_CHILDREN: dict[tuple[Histogram | Counter, tuple[str, ...]], Any] = {}
+
+
+def _child(metric: Histogram | Counter, *labels: str) -> Any:
+    key = (metric, labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child
+
+
 def observe_claim(seconds: float, claimed: Iterable[Task]) -> None:
     """One claim transaction, and how long each task it leased waited."""
     CLAIM_DURATION.observe(seconds)
@@ -66,7 +80,7 @@ def observe_leased(claimed: Iterable[Task]) -> None:
     for task in claimed:
         if task.claimed_at is not None:
             wait = (task.claimed_at - task.run_at).total_seconds()
-            QUEUE_WAIT.labels(task.type).observe(max(0.0, wait))
+            _child(QUEUE_WAIT, task.type).observe(max(0.0, wait))
 
 
 def observe_completed(completed: Iterable[Task]) -> None:
@@ -74,7 +88,7 @@ def observe_completed(completed: Iterable[Task]) -> None:
     for task in completed:
         if task.claimed_at is not None and task.completed_at is not None:
             held = (task.completed_at - task.claimed_at).total_seconds()
-            PROCESSING.labels(task.type).observe(max(0.0, held))
+            _child(PROCESSING, task.type).observe(max(0.0, held))
 
 
 class HttpMetrics:
@@ -106,8 +120,8 @@ def observe_request(scope: Scope, status: int, started: float) -> None:
     """One request answered with `status`, begun at `started` (`time.perf_counter()`)."""
     route = _route_label(scope)
     method = str(scope.get("method", ""))
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
+    _child(HTTP_REQUESTS, method, route, str(status)).inc()
+    _child(HTTP_DURATION, method, route).observe(time.perf_counter() - started)
 
 
 def _route_label(scope: Scope) -> str:
