@@ -11,7 +11,7 @@ import secrets
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -55,9 +55,9 @@ def claim(
     """Lease up to `limit` claimable tasks to `worker_id`, in claim order."""
     expire_leases(conn, now, skip_locked)
     params: dict[str, Any] = {"now": now, "limit": limit}
-    if task_types:
-        params["types"] = list(task_types)
-    result = conn.execute(_claimable(bool(task_types), skip_locked), params)
+    types = list(task_types or ())
+    params.update((f"type{index}", type_) for index, type_ in enumerate(types))
+    result = conn.execute(_claimable(len(types), skip_locked), params)
     columns = tuple(result.keys())
     picked = [dict(zip(columns, row, strict=True)) for row in result.all()]
     workers.touch_worker(conn, worker_id, now)
@@ -98,9 +98,11 @@ _LEASE = (
 )
 
 
-@cache
-def _claimable(typed: bool, skip_locked: bool) -> Select[Any]:
-    """Pending tasks due at `now`, best first, at most `limit`, of `types` when `typed`."""
+@lru_cache(maxsize=64)
+def _claimable(types: int, skip_locked: bool) -> Select[Any]:
+    """Pending tasks due at `now`, best first, at most `limit`, of the types `type0`, `type1`
+    ... when there are `types` of them. One statement per number of types: an expanding IN
+    is written out again at every execution."""
     due: ColumnElement[bool] = tasks.c.run_at <= bindparam("now")
     if not skip_locked:
         # SQLite: say that most pending tasks are due, so that the planner walks the claim
@@ -112,8 +114,12 @@ def _claimable(typed: bool, skip_locked: bool) -> Select[Any]:
         .order_by(tasks.c.priority.desc(), tasks.c.run_at, tasks.c.seq)
         .limit(bindparam("limit", type_=Integer))
     )
-    if typed:
-        query = query.where(tasks.c.type.in_(bindparam("types", expanding=True)))
+    if types:
+        query = query.where(
+            tasks.c.type.in_(
+                [bindparam(f"type{index}", type_=tasks.c.type.type) for index in range(types)]
+            )
+        )
     return lock(query, skip_locked)
 
 

@@ -48,7 +48,7 @@ _LOCK_ONE = select(tasks).where(tasks.c.id == bindparam("id")).with_for_update()
 def _lock_many(count: int) -> Select[Any]:
     """The rows of `count` ids (`id0`, `id1`, ...), locked. One statement per batch size: an
     expanding IN is written out again at every execution, which cost more than the rest of it."""
-    ids = tasks.c.id.in_([bindparam(f"id{index}") for index in range(count)])
+    ids = tasks.c.id.in_([bindparam(f"id{index}", type_=tasks.c.id.type) for index in range(count)])
     return select(tasks).where(ids).order_by(tasks.c.seq).with_for_update()
 
 

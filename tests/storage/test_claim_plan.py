@@ -17,8 +17,9 @@ from tests.storage.plans import SORTING, plan_of
 
 def _plan(conn: Connection, store: SQLStore, types: list[str] | None) -> str:
     skip_locked = store.dialect != "sqlite"
-    values = {"now": datetime(2030, 1, 1), "limit": 10, **({"types": types} if types else {})}
-    return plan_of(conn, store, _claimable(bool(types), skip_locked).params(values))
+    named = {f"type{index}": type_ for index, type_ in enumerate(types or ())}
+    values = {"now": datetime(2030, 1, 1), "limit": 10, **named}
+    return plan_of(conn, store, _claimable(len(named), skip_locked).params(values))
 
 
 @pytest.mark.parametrize(
