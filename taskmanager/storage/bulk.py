@@ -5,17 +5,20 @@ one statement for many rows. Through SQLAlchemy, each row's parameters pass thro
 compiled-parameter building and a bind processor per value: on SQLite that was a third of the
 store's time for a batch create. These statements are plain SQL in the driver's parameter style,
 with values the driver takes as they are: on SQLite, instants as the text SQLAlchemy stores (so
-that reads and comparisons through SQLAlchemy see the same), elsewhere the driver's own.
+that reads and comparisons through SQLAlchemy see the same), elsewhere the driver's own. On
+SQLite they go to the driver's connection itself, past SQLAlchemy's execution.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, CursorResult, DateTime, Table
+from sqlalchemy import Connection, DateTime, Table
+from sqlalchemy.exc import DBAPIError
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -53,18 +56,42 @@ def execute_many(
     positions that hold instants (naive UTC datetimes or None)."""
     if not rows:
         return
-    if times and conn.dialect.name == "sqlite":
-        rows = _sqlite_times(rows, times)
+    if conn.dialect.name == "sqlite":
+        if times:
+            rows = _sqlite_times(rows, times)
+        _raw(conn, sql, rows, many=True)
+        return
     conn.exec_driver_sql(sql, list(map(tuple, rows)))
+
+
+def _raw(conn: Connection, sql: str, rows: Any, many: bool) -> Counted:
+    """On SQLite, straight to the driver, in the transaction `conn` began: SQLAlchemy's own
+    execution (its context, events and result) cost more than the statement. Errors come out
+    as SQLAlchemy's, as they would have through it."""
+    dbapi = conn.connection.dbapi_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    try:
+        return dbapi.executemany(sql, rows) if many else dbapi.execute(sql, rows)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, rows, exc, sqlite3.Error) from exc
+
+
+class Counted(Protocol):
+    """What a write statement tells: how many rows it changed."""
+
+    @property
+    def rowcount(self) -> int: ...
 
 
 def execute(
     conn: Connection, sql: str, values: Sequence[Any], times: Sequence[int] = ()
-) -> CursorResult[Any]:
+) -> Counted:
     """Run `sql` (in the driver's style) once with these positional values; `times` as in
     `execute_many`."""
-    if times and conn.dialect.name == "sqlite":
-        values = _sqlite_times([values], times)[0]
+    if conn.dialect.name == "sqlite":
+        if times:
+            values = _sqlite_times([values], times)[0]
+        return _raw(conn, sql, tuple(values), many=False)
     return conn.exec_driver_sql(sql, tuple(values))
 
 

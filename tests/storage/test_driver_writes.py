@@ -1,0 +1,53 @@
+"""The hot writes that go straight to the driver fail, and count, as they would through
+SQLAlchemy, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from taskmanager.models import TaskCreate
+from taskmanager.storage import SQLStore, TaskFilter, bulk
+from taskmanager.storage.schema import tasks
+
+COLUMNS = (
+    "id",
+    "type",
+    "status",
+    "params",
+    "priority",
+    "created_at",
+    "run_at",
+    "attempts",
+    "max_attempts",
+)
+
+
+def test_a_duplicate_is_sqlalchemys_integrity_error_and_undoes_the_transaction(
+    store: SQLStore,
+) -> None:
+    (made,) = store.create_tasks([TaskCreate(type="one")])
+    now = made.task.created_at.replace(tzinfo=None)
+    row = {"type": "two", "status": "pending", "params": "{}", "priority": 0}
+    row.update(attempts=0, max_attempts=3)
+    row.update(created_at=now, run_at=now)
+
+    def insert_again(conn: Connection) -> None:
+        fresh = {**row, "id": "00000000-0000-7000-8000-000000000000"}
+        bulk.insert_many(conn, tasks, COLUMNS, [fresh, {**row, "id": made.task.id}])
+
+    with pytest.raises(IntegrityError):
+        store._write(insert_again)
+    page, _ = store.list_tasks(TaskFilter(), 10, None)
+    assert [task.type for task in page] == ["one"]  # the first insert was rolled back too
+
+
+def test_a_write_tells_how_many_rows_it_changed(store: SQLStore) -> None:
+    store.create_tasks([TaskCreate(type="one"), TaskCreate(type="one")])
+
+    def retype(conn: Connection) -> int:
+        statement = bulk.driver_sql(conn, "UPDATE tasks SET priority = ? WHERE type = ?")
+        return bulk.execute(conn, statement, (5, "one")).rowcount
+
+    assert store._write(retype) == 2
