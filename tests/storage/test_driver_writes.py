@@ -9,19 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from taskmanager.models import TaskCreate
 from taskmanager.storage import SQLStore, TaskFilter, bulk
+from taskmanager.storage.creating import new_row
 from taskmanager.storage.schema import tasks
-
-COLUMNS = (
-    "id",
-    "type",
-    "status",
-    "params",
-    "priority",
-    "created_at",
-    "run_at",
-    "attempts",
-    "max_attempts",
-)
 
 
 def test_a_duplicate_is_sqlalchemys_integrity_error_and_undoes_the_transaction(
@@ -29,13 +18,11 @@ def test_a_duplicate_is_sqlalchemys_integrity_error_and_undoes_the_transaction(
 ) -> None:
     (made,) = store.create_tasks([TaskCreate(type="one")])
     now = made.task.created_at.replace(tzinfo=None)
-    row = {"type": "two", "status": "pending", "params": "{}", "priority": 0}
-    row.update(attempts=0, max_attempts=3)
-    row.update(created_at=now, run_at=now)
+    fresh = new_row(TaskCreate(type="two"), None, now, 3)
+    taken = {**new_row(TaskCreate(type="two"), None, now, 3), "id": made.task.id}
 
     def insert_again(conn: Connection) -> None:
-        fresh = {**row, "id": "00000000-0000-7000-8000-000000000000"}
-        bulk.insert_many(conn, tasks, COLUMNS, [fresh, {**row, "id": made.task.id}])
+        bulk.insert_many(conn, tasks, tuple(fresh), [fresh, taken])
 
     with pytest.raises(IntegrityError):
         store._write(insert_again)
