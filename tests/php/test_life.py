@@ -155,11 +155,13 @@ def test_a_second_signal_hands_the_task_back_and_exits_1(
     php_server: LiveServer, client: Client, start_worker: Callable[..., WorkerProcess]
 ) -> None:
     task = client.create_task("example.sleep", {"seconds": 120})
-    worker = start_worker("--poll-interval=1", env=php_env(TASKMANAGER_API_URL=php_server.api_url))
-    wait_until(lambda: client.get_task(task["id"])["status"] == "processing", 30, "the claim")
+    env = php_env(TASKMANAGER_API_URL=php_server.api_url)
+    worker = start_worker("--poll-interval=1", "--debug", env=env)
+    # As above: the worker's own log says when it holds the task.
+    wait_until(lambda: f"claimed task {task['id']}" in worker.log(), 30, "the worker to hold it")
 
     worker.signal(signal.SIGTERM)
-    worker.wait_for_log("stop requested")
+    worker.wait_for_log("stop requested: finishing task")
     worker.signal(signal.SIGINT)
 
     assert worker.wait() == 1, worker.log()
