@@ -57,7 +57,7 @@ def uvicorn_log_config(log_format: str, level: str) -> dict[str, Any]:
             "": {"handlers": ["default"], "level": level.upper()},
             "uvicorn": {"level": level.upper()},
             "uvicorn.error": {"level": level.upper()},
-            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+            "uvicorn.access": {"handlers": ["access"], "level": level.upper(), "propagate": False},
         },
     }
 
