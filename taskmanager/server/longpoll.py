@@ -170,7 +170,7 @@ class Waiters:
         """Waiting claims with an offer that could take the `due` new tasks (how many of each
         type), in the order they came, while their workers are connected: enough of them for
         every task, if there are."""
-        chosen: list[tuple[Waiter, Offer]] = []
+        chosen: dict[Waiter, Offer] = {}  # in the order chosen
         for task_type, count in due.items():
             types = frozenset((task_type,))
             for waiter in self._waiting:
@@ -180,14 +180,14 @@ class Waiters:
                 if (
                     offer is None
                     or waiter.event.is_set()
-                    or (waiter, offer) in chosen
+                    or waiter in chosen
                     or not _overlap(waiter.types, types)
                     or offer.hung_up()
                 ):
                     continue
-                chosen.append((waiter, offer))
+                chosen[waiter] = offer
                 count -= offer.claim.limit
-        return chosen
+        return list(chosen.items())
 
     def hand(
         self, takers: Sequence[tuple[Waiter, Offer]], leased: Sequence[list[ClaimedTask]]

@@ -144,8 +144,14 @@ class SQLStore(Store):
             if kept is not None:
                 kept.close()
             kept = self._write_conn = self._writer.connect()
-        with kept.begin():
-            yield kept
+        try:
+            with kept.begin():
+                yield kept
+        except BaseException:
+            if kept.in_transaction() or kept.invalidated:  # the rollback failed: start afresh
+                self._write_conn = None
+                kept.close()
+            raise
 
     def _now(self) -> datetime:
         return to_db_time(self.clock.now())
