@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, DateTime, Table
+from sqlalchemy import ColumnElement, Connection, DateTime, Table, bindparam
 from sqlalchemy.exc import DBAPIError
 
 
@@ -109,6 +109,20 @@ def _sqlite_times(rows: Sequence[Sequence[Any]], times: Sequence[int]) -> list[l
                 values[index] = text
         out.append(values)
     return out
+
+
+def one_of(column: ColumnElement[Any], count: int) -> ColumnElement[bool]:
+    """`column IN (:<name>0, :<name>1, ...)` with `count` parameters named after the column, for
+    a statement built once per count: an expanding IN is written out again at every execution.
+    `one_of_params` gives the values."""
+    name = column.key
+    return column.in_([bindparam(f"{name}{index}", type_=column.type) for index in range(count)])
+
+
+def one_of_params(column: ColumnElement[Any], values: Sequence[Any]) -> dict[str, Any]:
+    """The parameters of `one_of(column, len(values))`."""
+    name = column.key
+    return {f"{name}{index}": value for index, value in enumerate(values)}
 
 
 @cache

@@ -56,7 +56,7 @@ def claim(
     expire_leases(conn, now, skip_locked)
     params: dict[str, Any] = {"now": now, "limit": limit}
     types = list(task_types or ())
-    params.update((f"type{index}", type_) for index, type_ in enumerate(types))
+    params.update(bulk.one_of_params(tasks.c.type, types))
     result = conn.execute(_claimable(len(types), skip_locked), params)
     columns = tuple(result.keys())
     picked = [dict(zip(columns, row, strict=True)) for row in result.all()]
@@ -100,9 +100,8 @@ _LEASE = (
 
 @lru_cache(maxsize=64)
 def _claimable(types: int, skip_locked: bool) -> Select[Any]:
-    """Pending tasks due at `now`, best first, at most `limit`, of the types `type0`, `type1`
-    ... when there are `types` of them. One statement per number of types: an expanding IN
-    is written out again at every execution."""
+    """Pending tasks due at `now`, best first, at most `limit`, of `types` types when there are
+    any (`bulk.one_of`)."""
     due: ColumnElement[bool] = tasks.c.run_at <= bindparam("now")
     if not skip_locked:
         # SQLite: say that most pending tasks are due, so that the planner walks the claim
@@ -115,11 +114,7 @@ def _claimable(types: int, skip_locked: bool) -> Select[Any]:
         .limit(bindparam("limit", type_=Integer))
     )
     if types:
-        query = query.where(
-            tasks.c.type.in_(
-                [bindparam(f"type{index}", type_=tasks.c.type.type) for index in range(types)]
-            )
-        )
+        query = query.where(bulk.one_of(tasks.c.type, types))
     return lock(query, skip_locked)
 
 

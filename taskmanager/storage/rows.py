@@ -106,7 +106,6 @@ _STATUS = {status.value: status for status in TaskStatus}
 
 def _task_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
     get = row.get
-    result = get("result")
     return {
         "id": row["id"],
         "type": row["type"],
@@ -118,7 +117,7 @@ def _task_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
         "claimed_at": _aware(get("claimed_at")),
         "completed_at": _aware(get("completed_at")),
         "worker_id": get("worker_id"),
-        "result": None if result is None else json.loads(result),
+        "result": load_json(get("result")),
         "error": get("error"),
         "attempts": row["attempts"],
         "max_attempts": row["max_attempts"],

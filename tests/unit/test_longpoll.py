@@ -201,6 +201,10 @@ def _offer(worker: str, limit: int, gone: list[bool] | None = None) -> Offer:
     return Offer(ClaimArgs(worker, None, None, limit), hung_up)
 
 
+def _taken(waiters: Waiters, due: dict[str, int]) -> list[Offer]:
+    return [offer for _, offer in waiters.takers(due)]
+
+
 async def _offering(waiters: Waiters, types: list[str] | None, offer: Offer) -> asyncio.Task[bool]:
     task = asyncio.create_task(waiters.wait(types, LONG, waiters.generation, offer))
     await asyncio.sleep(0)
@@ -216,13 +220,9 @@ def test_takers_are_the_offers_that_fit_the_new_tasks_in_order() -> None:
             await _offering(waiters, None, anything),
             await start(waiters, ["mail"]),  # no offer: only ever woken
         ]
-        assert [offer for _, offer in waiters.takers({"mail": 2})] == [mail, anything]
-        assert [offer for _, offer in waiters.takers({"sms": 1})] == [sms]
-        assert [offer for _, offer in waiters.takers({"mail": 1, "sms": 5})] == [
-            mail,
-            sms,
-            anything,
-        ]
+        assert _taken(waiters, {"mail": 2}) == [mail, anything]
+        assert _taken(waiters, {"sms": 1}) == [sms]
+        assert _taken(waiters, {"mail": 1, "sms": 5}) == [mail, sms, anything]
         for wait in waits:
             wait.cancel()
 
@@ -233,8 +233,8 @@ def test_a_taker_with_room_for_every_new_task_is_enough() -> None:
     async def scenario(waiters: Waiters) -> None:
         big, small = _offer("big", 32), _offer("small", 1)
         waits = [await _offering(waiters, None, big), await _offering(waiters, None, small)]
-        assert [offer for _, offer in waiters.takers({"mail": 20})] == [big]
-        assert [offer for _, offer in waiters.takers({"mail": 33})] == [big, small]
+        assert _taken(waiters, {"mail": 20}) == [big]
+        assert _taken(waiters, {"mail": 33}) == [big, small]
         for wait in waits:
             wait.cancel()
 
@@ -266,7 +266,7 @@ def test_a_taker_handed_tasks_wakes_with_them_and_one_handed_nothing_waits_on() 
         assert not released["t1"].done()
         await settle()
         assert not waits[1].done() and second.handed == []
-        assert [offer for _, offer in waiters.takers({"mail": 1})] == [second]
+        assert _taken(waiters, {"mail": 1}) == [second]
         waits[1].cancel()
 
     run(scenario)
