@@ -144,6 +144,8 @@ class SQLStore(Store):
             if kept is not None:
                 kept.close()
             kept = self._write_conn = self._writer.connect()
+            # Out of the pool's count: a pool of one must still serve the reads.
+            kept.connection.detach()
         try:
             with kept.begin():
                 yield kept

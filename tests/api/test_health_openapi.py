@@ -67,6 +67,16 @@ def test_a_pool_held_busy_answers_503_not_500(make_api: MakeApi) -> None:
     assert api.get("/api/health").status_code == 200
 
 
+def test_a_pool_of_one_still_serves_reads_after_writes(make_api: MakeApi) -> None:
+    api = make_api(db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=0.2)
+    for _ in range(3):
+        assert api.post("/api/tasks", json={"type": "job"}).status_code == 201
+        listed = api.get("/api/tasks")
+        assert listed.status_code == 200, listed.text
+    assert len(listed.json()["tasks"]) == 3
+    assert api.get("/api/health").status_code == 200
+
+
 def operations(api: TestClient) -> set[tuple[str, str]]:
     document = api.get("/api/openapi.json").json()
     return {(method, path) for path, item in document["paths"].items() for method in item}
