@@ -12,12 +12,16 @@ SQLite they go to the driver's connection itself, past SQLAlchemy's execution.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections import namedtuple
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, DateTime, Table, bindparam
+from sqlalchemy import ColumnElement, Connection, DateTime, Select, Table, bindparam
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 
@@ -64,7 +68,7 @@ def execute_many(
     conn.exec_driver_sql(sql, list(map(tuple, rows)))
 
 
-def _raw(conn: Connection, sql: str, rows: Any, many: bool) -> Counted:
+def _raw(conn: Connection, sql: str, rows: Any, many: bool) -> sqlite3.Cursor:
     """On SQLite, straight to the driver, in the transaction `conn` began: SQLAlchemy's own
     execution (its context, events and result) cost more than the statement. Errors come out
     as SQLAlchemy's, as they would have through it."""
@@ -74,6 +78,70 @@ def _raw(conn: Connection, sql: str, rows: Any, many: bool) -> Counted:
         return dbapi.executemany(sql, rows) if many else dbapi.execute(sql, rows)
     except sqlite3.Error as exc:
         raise DBAPIError.instance(sql, rows, exc, sqlite3.Error) from exc
+
+
+def select(conn: Connection, query: Select[Any], params: Mapping[str, Any]) -> list[Any]:
+    """The rows of `query`, each a tuple whose columns can also be read by name (`_fields`
+    names them). On SQLite the query, compiled once, goes to the driver (`_raw`), and its
+    instants are read back as SQLAlchemy would have. Only for queries with plain columns and
+    no expanding IN (`one_of` instead)."""
+    if conn.dialect.name != "sqlite":
+        return list(conn.execute(query, params).all())
+    compiled = _compiled(query, conn.dialect)
+    fixed = compiled.fixed
+    values = tuple(
+        _driver_value(params[name] if name in params else fixed[name]) for name in compiled.names
+    )
+    found = _raw(conn, compiled.sql, values, many=False).fetchall()
+    make, times = compiled.row._make, compiled.times
+    if not times:
+        return [make(row) for row in found]
+    parse = datetime.fromisoformat
+    rows = []
+    for row in found:
+        columns = list(row)
+        for index in times:
+            if columns[index] is not None:
+                columns[index] = parse(columns[index])
+        rows.append(make(columns))
+    return rows
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # the parameters, in the order of their markers
+    fixed: dict[str, Any]  # the values the query holds itself
+    row: Any  # a namedtuple of the columns
+    times: tuple[int, ...]  # the columns that hold instants
+
+
+_COMPILED: dict[tuple[Select[Any], str], _Compiled] = {}
+
+
+def _compiled(query: Select[Any], dialect: Dialect) -> _Compiled:
+    key = (query, dialect.name)
+    found = _COMPILED.get(key)
+    if found is None:
+        compiled = query.compile(dialect=dialect)
+        assert "POSTCOMPILE" not in compiled.string, "an expanding IN: use one_of"
+        columns = list(query.selected_columns)
+        found = _COMPILED[key] = _Compiled(
+            sql=compiled.string,
+            names=tuple(compiled.positiontup or ()),
+            fixed={name: bind.value for name, bind in compiled.binds.items()},
+            row=namedtuple("Row", [column.key for column in columns]),  # type: ignore[misc]
+            times=tuple(i for i, c in enumerate(columns) if isinstance(c.type, DateTime)),
+        )
+    return found
+
+
+def _driver_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _sqlite_time(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
 
 
 class Counted(Protocol):

@@ -57,9 +57,9 @@ def claim(
     params: dict[str, Any] = {"now": now, "limit": limit}
     types = list(task_types or ())
     params.update(bulk.one_of_params(tasks.c.type, types))
-    result = conn.execute(_claimable(len(types), skip_locked), params)
-    columns = tuple(result.keys())
-    picked = [dict(zip(columns, row, strict=True)) for row in result.all()]
+    picked = [
+        row._asdict() for row in bulk.select(conn, _claimable(len(types), skip_locked), params)
+    ]
     workers.touch_worker(conn, worker_id, now)
     if not picked:
         return []
@@ -167,7 +167,7 @@ def _lease_tokens(count: int) -> list[str]:
 
 def expire_leases(conn: Connection, now: datetime, skip_locked: bool) -> None:
     """Take back tasks whose lease ran out: pending again, or failed after the last attempt."""
-    expired = conn.execute(_expired(skip_locked), {"now": now}).all()
+    expired = bulk.select(conn, _expired(skip_locked), {"now": now})
     happened = []
     deltas: counts.Deltas = Counter()
     for row in expired:

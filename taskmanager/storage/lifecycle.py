@@ -143,9 +143,8 @@ def complete_many(
     """Complete several tasks: rows locked in one query, written with one statement for the
     tasks and one for their events, the worker counted once."""
     params = bulk.one_of_params(tasks.c.id, [item.id for item in items])
-    found = conn.execute(_lock_many(len(items)), params)
-    columns = tuple(found.keys())
-    rows = {row.id: row for row in found.all()}
+    found = bulk.select(conn, _lock_many(len(items)), params)
+    rows = {row.id: row for row in found}
     outcomes: list[CompleteOutcome] = []
     done: list[dict[str, Any]] = []
     for item in items:
@@ -158,7 +157,7 @@ def complete_many(
             error = ErrorBody(**exc.to_dict())
             outcomes.append(CompleteOutcome(id=item.id, outcome=exc.code, error=error))
             continue
-        values = dict(zip(columns, row, strict=True))
+        values = row._asdict()
         if not repeat:
             values.update(_completed(item.result, now))
             done.append(values)

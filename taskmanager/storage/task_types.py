@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from taskmanager.errors import NotFound, ValidationFailed
 from taskmanager.models import TaskTypeInfo, TaskTypeUpdate
+from taskmanager.storage import bulk
 from taskmanager.storage.rows import dump_json, from_db_time, load_json
 from taskmanager.storage.schema import task_types
 
@@ -76,9 +77,9 @@ def load_types(conn: Connection, names: Iterable[str]) -> dict[str, Row[Any]]:
     if not wanted:
         return {}
     if len(wanted) == 1:
-        rows = conn.execute(_TYPE_NAMED, {"name": wanted[0]})
+        rows = bulk.select(conn, _TYPE_NAMED, {"name": wanted[0]})
     else:
-        rows = conn.execute(_TYPES_NAMED, {"names": wanted})
+        rows = list(conn.execute(_TYPES_NAMED, {"names": wanted}))
     return {row.type: row for row in rows}
 
 

@@ -1,10 +1,10 @@
-"""The hot writes that go straight to the driver fail, and count, as they would through
-SQLAlchemy, on every backend."""
+"""The hot statements that go straight to the driver fail, count and read as they would
+through SQLAlchemy, on every backend."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from taskmanager.models import TaskCreate
@@ -38,3 +38,20 @@ def test_a_write_tells_how_many_rows_it_changed(store: SQLStore) -> None:
         return bulk.execute(conn, statement, (5, "one")).rowcount
 
     assert store._write(retype) == 2
+
+
+def test_a_read_gives_the_values_sqlalchemy_gives(store: SQLStore) -> None:
+    store.create_tasks([TaskCreate(type="one", params={"n": 1}), TaskCreate(type="two")])
+    (claimed,) = store.claim("w1", ["one"], 30, 1)
+    query = select(tasks).where(tasks.c.type == bindparam("type")).order_by(tasks.c.seq)
+
+    def both(conn: Connection) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        direct = [row._asdict() for row in bulk.select(conn, query, {"type": "one"})]
+        through = [dict(row._mapping) for row in conn.execute(query, {"type": "one"})]
+        return direct, through
+
+    direct, through = store._write(both)
+    assert direct == through
+    assert [row["lease_token"] for row in direct] == [claimed.lease_token]
+    assert direct[0]["lease_expires_at"] is not None  # an instant, read back as one
+    assert direct[0]["claimed_at"] == claimed.claimed_at.replace(tzinfo=None)
