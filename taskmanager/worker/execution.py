@@ -62,6 +62,27 @@ def run_in_thread(function: Callable[[], Any], name: str) -> asyncio.Future[Any]
     return future
 
 
+async def first_done(*futures: asyncio.Future[Any]) -> None:
+    """Wait until one of `futures` is done: `asyncio.wait(..., FIRST_COMPLETED)` for a run's two.
+
+    asyncio.wait checks and copies its arguments into sets on each call; a run has exactly two
+    futures of its own making, so one waiter and two callbacks do.
+    """
+    waiter = asyncio.get_running_loop().create_future()
+
+    def wake(_: asyncio.Future[Any]) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        for future in futures:
+            future.remove_done_callback(wake)
+
+
 def result_object(value: Any) -> dict[str, Any]:
     """A handler's return value as the JSON object the API stores."""
     if value is None:
@@ -87,19 +108,34 @@ class TaskRun:
             max_attempts=int(task.get("max_attempts") or 1),
             worker_id=api.worker_id,
         )
+        self.id = str(task["id"])
+        self._heartbeat: Heartbeat | None = None
+        self._working: asyncio.Task[Any] | None = None
 
-    @property
-    def id(self) -> str:
-        return str(self.task["id"])
+    def start(self) -> None:
+        """Start the handler and its heartbeats; `finish` waits for them and reports.
 
-    async def run(self) -> Outcome:
-        """Run the handler under heartbeats, then report; the outcome is logged once."""
-        heartbeat = Heartbeat(self.api, self.task, self.ctx)
+        Called in the turn of the event loop that read the claim's answer, so that the handler
+        runs in the next turn, not after a task made only to start it.
+        """
+        self._heartbeat = heartbeat = Heartbeat(self.api, self.task, self.ctx)
         self.ctx.bind(heartbeat.report)
         heartbeat.start()
-        working = asyncio.create_task(self._call_handler(), name=f"handler {self.id}")
+        self._working = asyncio.create_task(self._call_handler(), name=f"handler {self.id}")
+
+    def abandon(self) -> None:
+        """Stop the handler and its heartbeats without reporting (the worker hands it back)."""
+        if self._working is not None:
+            self._working.cancel()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+
+    async def finish(self) -> Outcome:
+        """Wait for the started handler (or the task's drop), then report; logged once."""
+        heartbeat, working = self._heartbeat, self._working
+        assert heartbeat is not None and working is not None, "finish() before start()"
         try:
-            await asyncio.wait({working, heartbeat.dropped}, return_when=asyncio.FIRST_COMPLETED)
+            await first_done(working, heartbeat.dropped)
         except asyncio.CancelledError:
             working.cancel()
             raise

@@ -58,13 +58,18 @@ class Heartbeat:
         """Beat from one interval from now on, or sooner after a progress report."""
         self._timer = self._loop.call_later(self.interval, self._begin, True)
 
-    async def stop(self) -> None:
-        """No more beats; waits for one in flight to be cancelled."""
+    def cancel(self) -> None:
+        """No more beats; one in flight is cancelled (`stop` also waits for it to end)."""
         self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
         if self._beating is not None:
             self._beating.cancel()
+
+    async def stop(self) -> None:
+        """No more beats; waits for one in flight to be cancelled."""
+        self.cancel()
+        if self._beating is not None:
             await asyncio.gather(self._beating, return_exceptions=True)
 
     def _begin(self, due: bool) -> None:

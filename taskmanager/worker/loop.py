@@ -131,11 +131,14 @@ class Runner:
         self.claimed += 1
         run = TaskRun(task, self.api, self.registry)
         log.debug("claimed task %s %s", run.id, run.ctx.type, extra={"task_id": run.id})
+        # The handler's own task is made here, ahead of the one that waits for it and reports:
+        # it starts in the next turn of the loop instead of the one after.
+        run.start()
         self.in_hand[run.id] = (run, asyncio.create_task(self._work(run), name=f"task {run.id}"))
 
     async def _work(self, run: TaskRun) -> None:
         try:
-            outcome = await run.run()
+            outcome = await run.finish()
         except TooManyErrors as exc:
             outcome = Outcome("unreported", str(exc))
             self._fail_run(str(exc))
@@ -166,8 +169,9 @@ class Runner:
 
     async def _hand_back_all(self) -> None:
         runs = [run for run, _ in self.in_hand.values()]
-        for _, working in list(self.in_hand.values()):
+        for run, working in list(self.in_hand.values()):
             working.cancel()
+            run.abandon()  # `working` may be cancelled before it ever ran to stop the handler
         await asyncio.gather(*(self._hand_back(run) for run in runs))
 
     async def _hand_back(self, run: TaskRun) -> None:

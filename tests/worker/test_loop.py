@@ -11,6 +11,8 @@ import pytest
 
 from taskmanager.client import AsyncClient
 from taskmanager.worker import PermanentError, Retry, TaskContext, Worker
+from taskmanager.worker import worker as worker_module
+from taskmanager.worker.loop import Runner
 from tests.worker.conftest import InProcess, config, wait_until
 
 
@@ -201,6 +203,49 @@ def test_cancellation_is_noticed_on_heartbeat(inprocess: InProcess) -> None:
     assert status == 0
     wait_until(lambda: len(events) == 2, what="both handlers to stop")  # the thread may lag
     assert sorted(events) == ["async handler cancelled", "sync handler told: TaskCancelled"]
+
+
+def test_a_second_stop_hands_the_task_back_and_stops_its_handler(
+    inprocess: InProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runners: list[Runner] = []
+
+    class Recorded(Runner):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            runners.append(self)
+
+    monkeypatch.setattr(worker_module, "Runner", Recorded)
+    worker = Worker(examples=False)
+    events: list[str] = []
+
+    @worker.handler("t.forever")
+    async def forever(params: dict[str, Any]) -> None:
+        events.append("started")
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    back: dict[str, Any] = {}
+
+    async def scenario(client: AsyncClient) -> None:
+        [task_id] = await create(client, ("t.forever", {}))
+        await until(lambda: _true(events == ["started"]))
+        runners[0].request_stop()
+        runners[0].request_stop()  # the second: hand back what is in hand, now
+        await until(lambda: _status(client, task_id, "pending"))
+        back.update(await client.get_task(task_id))
+
+    status = asyncio.run(inprocess.run(worker, config(worker_id="hasty"), scenario))
+    assert status == 1
+    assert events == ["started", "cancelled"]
+    assert back["error"].startswith("handed back by worker hasty")
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 # Heartbeats come every third of the lease: 3 s leaves a stall of 2 s before a beat is late.
