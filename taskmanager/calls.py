@@ -17,7 +17,8 @@ LONG_POLL_MARGIN_SECONDS = 30.0
 
 
 def as_dict(answer: Any) -> dict[str, Any]:
-    return dict(answer)
+    """The answer's object as a dict; one the JSON decoder just made is nobody else's to copy."""
+    return answer if type(answer) is dict else dict(answer)
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ def present(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _key(name: str) -> Callable[[Any], list[dict[str, Any]]]:
-    return lambda answer: [dict(item) for item in answer[name]]
+    return lambda answer: [as_dict(item) for item in answer[name]]
 
 
 def _optional_task(answer: Any) -> dict[str, Any] | None:
-    return None if answer is None else dict(answer)
+    return None if answer is None else as_dict(answer)
 
 
 def _poll_timeout(wait_seconds: float) -> float | None:

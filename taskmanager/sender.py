@@ -112,6 +112,8 @@ class Sender:
         return response
 
     def _log(self, call: Call[Any], status: int, started: float) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return  # each answer would format its duration for nobody
         log.debug(
             "%s %s/%s -> %d in %s", call.method, self.api_url, call.path, status, _since(started)
         )

@@ -26,6 +26,8 @@ PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/-]*")
 DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
 """A `.` or `..` segment, which httpx would resolve away."""
 HTTPX_LOG = logging.getLogger("httpx")
+ENCODE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+"""httpx's own JSON encoding, the encoder built once: json.dumps with options builds one a call."""
 
 
 class Direct:
@@ -74,9 +76,7 @@ class Direct:
         head = method.encode("ascii") + b" " + target + self.host
         if body is not None:
             # httpx's own encoding: the same bytes, and the same ValueError for NaN.
-            content = json.dumps(
-                body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            ).encode("utf-8")
+            content = ENCODE_JSON(body).encode("utf-8")
             length = b"\r\nContent-Length: %d\r\nContent-Type: application/json\r\n\r\n"
             return head + self.rest + length % len(content) + content
         if method in BODY_METHODS:
