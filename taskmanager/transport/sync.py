@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
@@ -28,22 +29,22 @@ from taskmanager.transport.wire import (
 class _Connection:
     """One socket carrying one request at a time."""
 
-    __slots__ = ("sock",)
+    __slots__ = ("poll", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.poll = _readable_poll(sock)
 
     def is_open(self) -> bool:
         """Nothing waits to be read on the idle socket: not closed by the server, no stray byte."""
+        # The raw socket's readiness: on a TLS socket it sees the records, not through them.
+        # A poll, not a peek: no switch to non-blocking and back, no BlockingIOError to raise.
         try:
-            self.sock.settimeout(0)
-            # The raw socket's recv: on a TLS socket it peeks at the records, not through them.
-            socket.socket.recv(self.sock, 1, socket.MSG_PEEK)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        return False
+            if self.poll is not None:
+                return not self.poll.poll(0)
+            return not select.select([self.sock], [], [], 0)[0]
+        except (OSError, ValueError):
+            return False  # closed under us: ValueError for a socket whose descriptor is gone
 
     def exchange(
         self, data: bytes, reader: ResponseReader, limits: dict[str, float | None]
@@ -51,10 +52,10 @@ class _Connection:
         """Send a request and read its whole answer into `reader`."""
         sock = self.sock
         with WRITING:
-            sock.settimeout(limits.get("write"))
+            _set_timeout(sock, limits.get("write"))
             sock.sendall(data)
         with READING:
-            sock.settimeout(limits.get("read"))
+            _set_timeout(sock, limits.get("read"))
             while not reader.done:
                 chunk = sock.recv(RECEIVE_BYTES)
                 if not chunk:
@@ -64,6 +65,21 @@ class _Connection:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _readable_poll(sock: socket.socket) -> select.poll | None:
+    """A poll object that reports `sock` readable (a byte, the end, an error); None on Windows."""
+    if not hasattr(select, "poll"):
+        return None
+    poll = select.poll()
+    poll.register(sock, select.POLLIN)
+    return poll
+
+
+def _set_timeout(sock: socket.socket, timeout: float | None) -> None:
+    # Each settimeout is a system call, even to the timeout the socket already has.
+    if sock.gettimeout() != timeout:
+        sock.settimeout(timeout)
 
 
 class Http11Transport(httpx.BaseTransport):
@@ -79,7 +95,9 @@ class Http11Transport(httpx.BaseTransport):
         self._tls: ssl.SSLContext | None = None
         self._lock = threading.Lock()
         self._idle: IdlePool[_Connection] = IdlePool(_Connection.close)
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._free = MAX_CONNECTIONS
+        """Requests that may start now; past MAX_CONNECTIONS at once, the next wait for one."""
+        self._freed = threading.Condition(self._lock)
         self._closed = False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -95,8 +113,7 @@ class Http11Transport(httpx.BaseTransport):
         `limits` holds httpx's connect, read, write and pool timeouts (None: wait forever).
         Failures raise httpx's `TransportError`s, as from `handle_request`.
         """
-        if not self._slots.acquire(timeout=limits.get("pool")):
-            raise httpx.PoolTimeout("no connection became free in time")
+        self._acquire(limits.get("pool"))
         try:
             while True:
                 connection, reused = self._connection(origin, limits.get("connect"))
@@ -111,7 +128,17 @@ class Http11Transport(httpx.BaseTransport):
                 self._release(origin, connection, reader.keep_alive())
                 return reader
         finally:
-            self._slots.release()
+            with self._lock:
+                self._free += 1
+                self._freed.notify()
+
+    def _acquire(self, timeout: float | None) -> None:
+        """A place among the requests in flight; PoolTimeout when none frees up in time."""
+        # A lock and a counter: threading's semaphores cost a condition round trip each way.
+        with self._lock:
+            if not self._free and not self._freed.wait_for(lambda: self._free > 0, timeout):
+                raise httpx.PoolTimeout("no connection became free in time")
+            self._free -= 1
 
     def close(self) -> None:
         """Close the idle connections; those in use close when their request ends."""

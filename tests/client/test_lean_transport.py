@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -17,7 +19,7 @@ import uvloop
 
 from taskmanager.client import AsyncClient, Client
 from taskmanager.errors import Unavailable
-from taskmanager.transport import AsyncHttp11Transport, Http11Transport
+from taskmanager.transport import AsyncHttp11Transport, Http11Transport, sync
 from taskmanager.worker.api import WorkerApi
 from taskmanager.worker.config import WorkerConfig
 from taskmanager.worker.resilience import CircuitBreaker, TooManyErrors
@@ -94,6 +96,27 @@ def test_a_server_closing_kept_connections_fails_no_call(
     assert len(set(ports)) == 10
 
 
+def test_a_kept_connection_a_stray_byte_arrived_on_is_not_used_again() -> None:
+    answered, sent = threading.Event(), threading.Event()
+
+    class StrayByte(Health):
+        """Once its first answer is read, one byte more on the same connection; then the usual."""
+
+        def handle(self) -> None:
+            self.handle_one_request()
+            if answered.wait(5):
+                self.wfile.write(b"x")
+                sent.set()
+            super().handle()
+
+    with serving(StrayByte) as (url, ports), Client(url, timeout=5) as client:
+        assert client.health() == HEALTH
+        answered.set()
+        assert sent.wait(5)
+        assert client.health() == HEALTH  # not "x" and then the answer: a malformed one
+    assert len(set(ports)) == 2
+
+
 @pytest.mark.parametrize("handler", [Chunked, UntilClose])
 def test_chunked_and_close_delimited_answers_are_read_whole(
     health_checks: HealthChecks, handler: type[Health]
@@ -168,6 +191,21 @@ def test_a_cancelled_request_closes_its_connection(run: Runner) -> None:
         assert run(main()), "the server still holds the cancelled request's connection"
     finally:
         silent.close()
+
+
+def test_more_threads_than_connections_each_get_their_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past its connection limit a client's calls wait for a place, and every place comes back."""
+    monkeypatch.setattr(sync, "MAX_CONNECTIONS", 2)
+    with (
+        serving(Health) as (url, ports),
+        Client(url, timeout=5) as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        answers = list(pool.map(lambda _: client.health(), range(80)))
+    assert answers == [HEALTH] * 80
+    assert len(ports) == 80 and len(set(ports)) <= 2
 
 
 def test_a_body_larger_than_one_read_arrives_whole(run: Runner) -> None:
