@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -33,6 +33,9 @@ from taskmanager.storage import bulk, counts, events, workers
 from taskmanager.storage.rows import claimed_from_mapping
 from taskmanager.storage.schema import tasks
 
+if TYPE_CHECKING:
+    from taskmanager.storage.base import ClaimArgs
+
 LEASE_EXPIRED = "lease expired: the worker stopped heartbeating"
 
 
@@ -44,26 +47,24 @@ def lock(query: Select[Any], skip_locked: bool) -> Select[Any]:
 def claim(
     conn: Connection,
     now: datetime,
-    worker_id: str,
-    task_types: Sequence[str] | None,
-    lease_seconds: float | None,
-    limit: int,
+    args: ClaimArgs,
     *,
     default_lease_seconds: float,
     skip_locked: bool,
 ) -> list[ClaimedTask]:
-    """Lease up to `limit` claimable tasks to `worker_id`, in claim order."""
+    """Lease up to `args.limit` claimable tasks to `args.worker_id`, in claim order."""
+    worker_id, lease_seconds, limit = args.worker_id, args.lease_seconds, args.limit
     expire_leases(conn, now, skip_locked)
     params: dict[str, Any] = {"now": now, "limit": limit}
-    types = list(task_types or ())
+    types = list(args.task_types or ())
     params.update(bulk.one_of_params(tasks.c.type, types))
     picked = [
-        row._asdict() for row in bulk.select(conn, _claimable(len(types), skip_locked), params)
+        row._asdict() for row in bulk.select(conn, claimable(len(types), skip_locked), params)
     ]
     workers.touch_worker(conn, worker_id, now)
     if not picked:
         return []
-    leased = _leases(picked, worker_id, lease_seconds, default_lease_seconds, now)
+    leased = leases(picked, worker_id, lease_seconds, default_lease_seconds, now)
     bulk.execute_many(
         conn,
         bulk.driver_sql(conn, _LEASE),
@@ -99,7 +100,7 @@ _LEASE = (
 
 
 @lru_cache(maxsize=64)
-def _claimable(types: int, skip_locked: bool) -> Select[Any]:
+def claimable(types: int, skip_locked: bool) -> Select[Any]:
     """Pending tasks due at `now`, best first, at most `limit`, of `types` types when there are
     any (`bulk.one_of`)."""
     due: ColumnElement[bool] = tasks.c.run_at <= bindparam("now")
@@ -118,7 +119,7 @@ def _claimable(types: int, skip_locked: bool) -> Select[Any]:
     return lock(query, skip_locked)
 
 
-def _leases(
+def leases(
     rows: list[dict[str, Any]],
     worker_id: str,
     requested: float | None,

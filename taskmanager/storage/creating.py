@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,10 +45,31 @@ _COLUMNS = (
 )
 
 
+# The columns of tasks inserted already leased (`create_tasks`'s `lease`).
+_LEASED_COLUMNS = (
+    *_COLUMNS,
+    "worker_id",
+    "claimed_at",
+    "lease_token",
+    "lease_expires_at",
+    "lease_granted_seconds",
+)
+
+Lease = Callable[[list[dict[str, Any]]], None]
+
+
 def create_tasks(
-    conn: Connection, now: datetime, items: Sequence[TaskCreate], default_max_attempts: int
+    conn: Connection,
+    now: datetime,
+    items: Sequence[TaskCreate],
+    default_max_attempts: int,
+    lease: Lease | None = None,
 ) -> list[Created]:
-    """Insert the tasks not already created under their idempotency keys; all or nothing."""
+    """Insert the tasks not already created under their idempotency keys; all or nothing.
+
+    `lease`, given the new tasks' rows in creation order, may replace some with the rows of
+    the same tasks leased: those are inserted as processing (with their `claimed` event). The
+    answers still show each task as created."""
     types = task_types.load_types(conn, (item.type for item in items))
     for index, item in enumerate(items):
         where = f"tasks[{index}]." if len(items) > 1 else ""
@@ -60,9 +81,7 @@ def create_tasks(
     params = {row["id"]: item.params for row, item in zip(rows, items, strict=True)}
     fresh = {row["id"]: row for row in rows if row["idempotency_key"] not in existing}
     if fresh:
-        bulk.insert_many(conn, tasks, _COLUMNS, list(fresh.values()))
-        counts.add(conn, counts.moved((row["type"] for row in fresh.values()), None, "pending"))
-        events.record(conn, (_created_event(row) for row in fresh.values()))
+        _insert(conn, now, list(fresh.values()), lease)
     replayed = {}
     if existing:
         query = select(tasks).where(tasks.c.id.in_(existing.values()))
@@ -75,6 +94,22 @@ def create_tasks(
         else Created(replayed[existing[row["idempotency_key"]]], False)
         for row in rows
     ]
+
+
+def _insert(
+    conn: Connection, now: datetime, rows: list[dict[str, Any]], lease: Lease | None
+) -> None:
+    """Insert new tasks' rows with their counts and events, those `lease` leases as leased."""
+    if lease is not None:
+        lease(rows)
+    leased = [row for row in rows if row["status"] != PENDING]
+    bulk.insert_many(conn, tasks, _LEASED_COLUMNS if leased else _COLUMNS, rows)
+    deltas = counts.moved((row["type"] for row in rows if row["status"] == PENDING), None, PENDING)
+    deltas.update(counts.moved((row["type"] for row in leased), None, TaskStatus.PROCESSING))
+    counts.add(conn, deltas)
+    events.record(conn, (_created_event(row) for row in rows))
+    if leased:
+        events.record_each(conn, events.Event.CLAIMED, now, leased)
 
 
 def new_row(

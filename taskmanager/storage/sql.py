@@ -39,8 +39,8 @@ from taskmanager.status import TaskStatus
 from taskmanager.storage import (
     claiming,
     counts,
-    creating,
     events,
+    handoff,
     keys,
     lifecycle,
     listing,
@@ -214,9 +214,15 @@ class SQLStore(Store):
         self, items: Sequence[TaskCreate], claims: Sequence[ClaimArgs]
     ) -> tuple[list[Created], list[list[ClaimedTask]]]:
         def work(conn: Connection) -> tuple[list[Created], list[list[ClaimedTask]]]:
-            now = self._now()
-            made = creating.create_tasks(conn, now, items, self.default_max_attempts)
-            leased = [self._claim(conn, now, args) for args in claims]
+            made, leased = handoff.create_and_claim(
+                conn,
+                self._now(),
+                items,
+                claims,
+                default_max_attempts=self.default_max_attempts,
+                default_lease_seconds=self.default_lease_seconds,
+                skip_locked=self._skip_locked,
+            )
             self._announce(conn, {c.task.type for c in made if c.created})
             return made, leased
 
@@ -256,10 +262,7 @@ class SQLStore(Store):
         return claiming.claim(
             conn,
             now,
-            args.worker_id,
-            args.task_types,
-            args.lease_seconds,
-            args.limit,
+            args,
             default_lease_seconds=self.default_lease_seconds,
             skip_locked=self._skip_locked,
         )

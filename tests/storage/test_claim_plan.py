@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Connection
 
 from taskmanager.storage import SQLStore
-from taskmanager.storage.claiming import _claimable
+from taskmanager.storage.claiming import claimable
 from tests.storage.plans import SORTING, plan_of
 
 
@@ -19,7 +19,7 @@ def _plan(conn: Connection, store: SQLStore, types: list[str] | None) -> str:
     skip_locked = store.dialect != "sqlite"
     named = {f"type{index}": type_ for index, type_ in enumerate(types or ())}
     values = {"now": datetime(2030, 1, 1), "limit": 10, **named}
-    return plan_of(conn, store, _claimable(len(named), skip_locked).params(values))
+    return plan_of(conn, store, claimable(len(named), skip_locked).params(values))
 
 
 @pytest.mark.parametrize(

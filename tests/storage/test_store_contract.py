@@ -257,6 +257,44 @@ def test_create_and_claim_leases_in_the_creating_transaction(store: SQLStore) ->
     assert store.queue_stats().totals["processing"] == 3
 
 
+def test_a_task_leased_as_it_is_created_is_whole(store: SQLStore) -> None:
+    made, leased = store.create_and_claim(
+        [TaskCreate(type="mail", params={"to": "a"}, idempotency_key="k1")],
+        [ClaimArgs("w", None, 30, 1)],
+    )
+    (task,) = leased[0]
+    assert task.params == {"to": "a"}
+    assert made[0].task.status == "pending"  # the create answers with the task it created
+    assert [event.event for event in store.task_events(task.id)] == ["created", "claimed"]
+    assert store.queue_stats().totals["processing"] == 1
+    assert store.queue_stats().totals["pending"] == 0
+    assert [worker.worker_id for worker in store.list_workers()] == ["w"]
+    done = store.complete_many("w", [CompleteItem(id=task.id, lease_token=task.lease_token)])
+    assert done[0].outcome == "completed"
+    # The same create again names the task it made, and leases nothing.
+    again, leased = store.create_and_claim(
+        [TaskCreate(type="mail", params={"to": "a"}, idempotency_key="k1")],
+        [ClaimArgs("w", None, 30, 1)],
+    )
+    assert (again[0].created, again[0].task.id, leased) == (False, task.id, [[]])
+
+
+def test_create_and_claim_takes_the_tasks_already_waiting_first(
+    store: SQLStore, clock: ManualClock
+) -> None:
+    older = add(store, "mail")
+    lapsed = add(store, "sms")
+    take(store, "gone", types=["sms"], lease=5)
+    clock.advance(6)
+    made, leased = store.create_and_claim(
+        [TaskCreate(type="mail"), TaskCreate(type="sms")],
+        [ClaimArgs("a", ["mail"], None, 1), ClaimArgs("b", ["sms"], None, 1)],
+    )
+    assert [[task.id for task in tasks] for tasks in leased] == [[older], [lapsed]]
+    assert {store.get_task(created.task.id).status for created in made} == {"pending"}
+    assert store.queue_stats().totals["processing"] == 2
+
+
 def test_create_and_claim_leases_nothing_that_is_not_due(store: SQLStore) -> None:
     made, leased = store.create_and_claim(
         [TaskCreate(type="mail", delay_seconds=60)], [ClaimArgs("w", None, None, 1)]
