@@ -147,10 +147,10 @@ class SQLStore(Store):
             # Out of the pool's count: a pool of one must still serve the reads.
             kept.connection.detach()
         try:
-            with kept.begin():
+            with sqlite.write_transaction(kept):
                 yield kept
         except BaseException:
-            if kept.in_transaction() or kept.invalidated:  # the rollback failed: start afresh
+            if kept.invalidated or sqlite.in_transaction(kept):  # the rollback failed: afresh
                 self._write_conn = None
                 kept.close()
             raise

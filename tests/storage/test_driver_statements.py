@@ -3,8 +3,10 @@ through SQLAlchemy, on every backend."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from taskmanager.models import TaskCreate
@@ -55,3 +57,26 @@ def test_a_read_gives_the_values_sqlalchemy_gives(store: SQLStore) -> None:
     assert [row["lease_token"] for row in direct] == [claimed.lease_token]
     assert direct[0]["lease_expires_at"] is not None  # an instant, read back as one
     assert direct[0]["claimed_at"] == claimed.claimed_at.replace(tzinfo=None)
+
+
+def test_driver_and_sqlalchemy_statements_commit_or_roll_back_together(store: SQLStore) -> None:
+    (made,) = store.create_tasks([TaskCreate(type="one")])
+
+    def both(priority: int, fail: bool) -> Callable[[Connection], None]:
+        def work(conn: Connection) -> None:
+            statement = bulk.driver_sql(conn, "UPDATE tasks SET priority = ? WHERE id = ?")
+            bulk.execute(conn, statement, (priority, made.task.id))
+            conn.execute(update(tasks).where(tasks.c.id == made.task.id).values(max_attempts=9))
+            if fail:
+                raise RuntimeError("undo")
+
+        return work
+
+    with pytest.raises(RuntimeError):
+        store._write(both(5, fail=True))
+    task = store.get_task(made.task.id)
+    assert (task.priority, task.max_attempts) == (0, made.task.max_attempts)
+    store._write(both(7, fail=False))
+    task = store.get_task(made.task.id)
+    assert (task.priority, task.max_attempts) == (7, 9)
+    assert store.create_tasks([TaskCreate(type="two")])[0].created  # and writes go on
