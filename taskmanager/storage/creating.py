@@ -75,7 +75,10 @@ def create_tasks(
         where = f"tasks[{index}]." if len(items) > 1 else ""
         task_types.validate_params(types.get(item.type), item.params, where)
     rows = _first_per_key(
-        [new_row(item, types.get(item.type), now, default_max_attempts) for item in items]
+        [
+            new_row(item, types.get(item.type), now, default_max_attempts, task_id)
+            for item, task_id in zip(items, new_task_ids(len(items)), strict=True)
+        ]
     )
     existing = _existing_by_key(conn, rows)
     params = {row["id"]: item.params for row, item in zip(rows, items, strict=True)}
@@ -113,9 +116,14 @@ def _insert(
 
 
 def new_row(
-    item: TaskCreate, type_row: Row[Any] | None, now: datetime, default_max_attempts: int
+    item: TaskCreate,
+    type_row: Row[Any] | None,
+    now: datetime,
+    default_max_attempts: int,
+    task_id: str | None = None,
 ) -> dict[str, Any]:
-    """The column values of a new task: the request's, else its type's, else the defaults."""
+    """The column values of a new task (`task_id`, else a new id): the request's, else its
+    type's, else the defaults."""
     if item.run_at is not None:
         run_at = to_db_time(item.run_at)
     elif item.delay_seconds:
@@ -125,7 +133,7 @@ def new_row(
     type_priority = type_row.priority if type_row else None
     type_attempts = type_row.max_attempts if type_row else None
     return {
-        "id": new_task_id(),
+        "id": task_id or new_task_id(),
         "type": item.type,
         "status": PENDING,
         "params": dump_json(item.params),
@@ -188,9 +196,21 @@ def new_task_id() -> str:
     `id` index instead of at a random page of it: with random (version 4) ids, inserting into a
     table of 60,000 tasks took 1.7 times as long as into an empty one; with these, 1.1-1.2 times.
     """
-    digits = f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
-    variant = _VARIANT[digits[16]]  # the two top bits of the 9th byte are 10
-    return f"{digits[:8]}-{digits[8:12]}-7{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:32]}"
+    return new_task_ids(1)[0]
+
+
+def new_task_ids(count: int) -> list[str]:
+    """`count` new ids (`new_task_id`) of this millisecond, their random bits from one read of
+    the system's random source: a read for each id was a tenth of a batch create's time."""
+    millis = f"{time.time_ns() // 1_000_000:012x}"
+    head = f"{millis[:8]}-{millis[8:12]}-7"
+    bits = os.urandom(10 * count).hex()
+    ids = []
+    for start in range(0, 20 * count, 20):
+        # 20 random hex digits: 3 after the version digit, the variant's, 3 more, then 12.
+        r = bits[start : start + 20]
+        ids.append(f"{head}{r[1:4]}-{_VARIANT[r[4]]}{r[5:8]}-{r[8:20]}")
+    return ids
 
 
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
