@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Connection, DateTime, Select, Table, bindparam
@@ -116,24 +116,18 @@ class _Compiled:
     times: tuple[int, ...]  # the columns that hold instants
 
 
-_COMPILED: dict[tuple[Select[Any], str], _Compiled] = {}
-
-
+@lru_cache(maxsize=256)  # the queries are built once too (per batch size at most)
 def _compiled(query: Select[Any], dialect: Dialect) -> _Compiled:
-    key = (query, dialect.name)
-    found = _COMPILED.get(key)
-    if found is None:
-        compiled = query.compile(dialect=dialect)
-        assert "POSTCOMPILE" not in compiled.string, "an expanding IN: use one_of"
-        columns = list(query.selected_columns)
-        found = _COMPILED[key] = _Compiled(
-            sql=compiled.string,
-            names=tuple(compiled.positiontup or ()),
-            fixed={name: bind.value for name, bind in compiled.binds.items()},
-            row=namedtuple("Row", [column.key for column in columns]),  # type: ignore[misc]
-            times=tuple(i for i, c in enumerate(columns) if isinstance(c.type, DateTime)),
-        )
-    return found
+    compiled = query.compile(dialect=dialect)
+    assert "POSTCOMPILE" not in compiled.string, "an expanding IN: use one_of"
+    columns = list(query.selected_columns)
+    return _Compiled(
+        sql=compiled.string,
+        names=tuple(compiled.positiontup or ()),
+        fixed={name: bind.value for name, bind in compiled.binds.items()},
+        row=namedtuple("Row", [column.key for column in columns]),  # type: ignore[misc]
+        times=tuple(i for i, c in enumerate(columns) if isinstance(c.type, DateTime)),
+    )
 
 
 def _driver_value(value: Any) -> Any:
