@@ -86,7 +86,7 @@ def select(conn: Connection, query: Select[Any], params: Mapping[str, Any]) -> l
     instants are read back as SQLAlchemy would have. Only for queries with plain columns and
     no expanding IN (`one_of` instead)."""
     if conn.dialect.name != "sqlite":
-        return list(conn.execute(query, params).all())
+        return list(conn.execute(query, params))
     compiled = _compiled(query, conn.dialect)
     fixed = compiled.fixed
     values = tuple(

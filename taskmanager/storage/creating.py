@@ -107,8 +107,8 @@ def _insert(
         lease(rows)
     leased = [row for row in rows if row["status"] != PENDING]
     bulk.insert_many(conn, tasks, _LEASED_COLUMNS if leased else _COLUMNS, rows)
-    deltas = counts.moved((row["type"] for row in rows if row["status"] == PENDING), None, PENDING)
-    deltas.update(counts.moved((row["type"] for row in leased), None, TaskStatus.PROCESSING))
+    deltas = counts.moved((row["type"] for row in rows), None, PENDING)
+    deltas.update(counts.moved((row["type"] for row in leased), PENDING, TaskStatus.PROCESSING))
     counts.add(conn, deltas)
     events.record(conn, (_created_event(row) for row in rows))
     if leased:

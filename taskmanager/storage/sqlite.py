@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
+from taskmanager.storage import bulk
 from taskmanager.storage.engine import WRITE, EngineOptions
 
 log = logging.getLogger("taskmanager.storage")
@@ -73,20 +74,18 @@ def write_transaction(conn: Connection) -> Iterator[None]:
     bookkeeping, cost twice the BEGIN and COMMIT themselves. A statement run through `conn`
     joins the transaction (`_on_begin` leaves it alone), and SQLAlchemy's record of it is
     closed with it."""
-    dbapi = conn.connection.dbapi_connection
-    assert isinstance(dbapi, sqlite3.Connection)
-    _driver(dbapi.execute, "BEGIN IMMEDIATE")
+    bulk.execute(conn, "BEGIN IMMEDIATE", ())
     try:
         yield
         if conn.in_transaction():
             conn.commit()
         else:
-            _driver(dbapi.commit)
+            bulk.execute(conn, "COMMIT", ())
     except BaseException:
         if conn.in_transaction():
             conn.rollback()
-        elif dbapi.in_transaction:
-            _driver(dbapi.rollback)
+        elif in_transaction(conn):
+            bulk.execute(conn, "ROLLBACK", ())
         raise
 
 
@@ -94,14 +93,6 @@ def in_transaction(conn: Connection) -> bool:
     """Whether a transaction is open on `conn`, begun by SQLAlchemy or on the driver."""
     dbapi = conn.connection.dbapi_connection
     return conn.in_transaction() or bool(dbapi is not None and dbapi.in_transaction)
-
-
-def _driver(call: Callable[..., Any], *args: Any) -> None:
-    """A call on the driver's connection, its errors raised as SQLAlchemy's."""
-    try:
-        call(*args)
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(str(args), None, exc, sqlite3.Error) from exc
 
 
 class Checkpointer:
