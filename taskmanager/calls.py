@@ -112,9 +112,11 @@ def complete(task_id: str, body: Mapping[str, Any]) -> Call[dict[str, Any]]:
 
 
 def complete_batch(
-    worker_id: str, items: Iterable[Mapping[str, Any]]
+    worker_id: str, items: Iterable[Mapping[str, Any]], include_tasks: bool = True
 ) -> Call[list[dict[str, Any]]]:
-    body = {"worker_id": worker_id, "tasks": list(items)}
+    body: dict[str, Any] = {"worker_id": worker_id, "tasks": list(items)}
+    if not include_tasks:
+        body["include_tasks"] = False
     return Call("POST", "tasks/complete/batch", _key("tasks"), json=body)
 
 

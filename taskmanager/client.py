@@ -176,10 +176,11 @@ class Client(Sender):
         return self.send(calls.complete(task_id, body))
 
     def complete_batch(
-        self, worker_id: str, items: Iterable[Mapping[str, Any]]
+        self, worker_id: str, items: Iterable[Mapping[str, Any]], *, include_tasks: bool = True
     ) -> list[dict[str, Any]]:
-        """Complete several tasks: items are `{id, lease_token, result}`; one outcome each."""
-        return self.send(calls.complete_batch(worker_id, items))
+        """Complete several tasks: items are `{id, lease_token, result}`; one outcome each,
+        `{id, outcome, task, error}`, whose `task` is null without `include_tasks`."""
+        return self.send(calls.complete_batch(worker_id, items, include_tasks))
 
     def fail(
         self,
@@ -354,10 +355,11 @@ class AsyncClient(Sender):
         return await self.send(calls.complete(task_id, body))
 
     async def complete_batch(
-        self, worker_id: str, items: Iterable[Mapping[str, Any]]
+        self, worker_id: str, items: Iterable[Mapping[str, Any]], *, include_tasks: bool = True
     ) -> list[dict[str, Any]]:
-        """Complete several tasks: items are `{id, lease_token, result}`; one outcome each."""
-        return await self.send(calls.complete_batch(worker_id, items))
+        """Complete several tasks: items are `{id, lease_token, result}`; one outcome each,
+        `{id, outcome, task, error}`, whose `task` is null without `include_tasks`."""
+        return await self.send(calls.complete_batch(worker_id, items, include_tasks))
 
     async def fail(
         self,

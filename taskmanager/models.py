@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     StringConstraints,
     model_validator,
 )
@@ -205,6 +206,8 @@ class CompleteItem(Request):
 class CompleteBatchRequest(Request):
     worker_id: WorkerId
     tasks: Annotated[list[CompleteItem], Field(min_length=1, max_length=1000)]
+    # False: each outcome says how it went without the task itself (a worker needs no more).
+    include_tasks: bool = True
 
     @model_validator(mode="after")
     def _each_task_once(self) -> CompleteBatchRequest:
@@ -227,6 +230,23 @@ class CompleteOutcome(BaseModel):
     outcome: str
     task: Task | None = None
     error: ErrorBody | None = None
+    # The task's type and seconds from claim to completion, when this call completed it: for
+    # /metrics, whether or not the answer carries the task. Not part of the answer.
+    _processing: tuple[str, float] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def completed(
+        cls, task_id: str, task: Task | None, processing: tuple[str, float] | None
+    ) -> CompleteOutcome:
+        """A `completed` outcome; `processing` when this call completed the task."""
+        outcome = cls(id=task_id, outcome="completed", task=task)
+        outcome._processing = processing
+        return outcome
+
+    @property
+    def processing(self) -> tuple[str, float] | None:
+        """The task's type and seconds held, when this call completed it."""
+        return self._processing
 
 
 class CompleteBatchResult(BaseModel):

@@ -91,6 +91,13 @@ def observe_completed(completed: Iterable[Task]) -> None:
             _child(PROCESSING, task.type).observe(max(0.0, held))
 
 
+def observe_processing(completed: Iterable[tuple[str, float] | None]) -> None:
+    """Processing times as (type, seconds held) of tasks just completed; None is skipped."""
+    for processing in completed:
+        if processing is not None:
+            _child(PROCESSING, processing[0]).observe(processing[1])
+
+
 class HttpMetrics:
     """ASGI middleware counting requests by route template (never by raw path: ids vary)."""
 

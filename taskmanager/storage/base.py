@@ -151,8 +151,11 @@ class Store(ABC):
         """Record success, fenced by the lease."""
 
     @abstractmethod
-    def complete_many(self, worker_id: str, items: Sequence[CompleteItem]) -> list[CompleteOutcome]:
-        """Complete several tasks in one transaction, with an outcome for each."""
+    def complete_many(
+        self, worker_id: str, items: Sequence[CompleteItem], with_tasks: bool = True
+    ) -> list[CompleteOutcome]:
+        """Complete several tasks in one transaction, with an outcome for each; without
+        `with_tasks` the outcomes leave the tasks out (each still knows its `processing`)."""
 
     @abstractmethod
     def fail(self, task_id: str, request: FailRequest) -> Task:

@@ -138,15 +138,21 @@ def complete(
 
 
 def complete_many(
-    conn: Connection, now: datetime, worker_id: str, items: Sequence[CompleteItem]
+    conn: Connection,
+    now: datetime,
+    worker_id: str,
+    items: Sequence[CompleteItem],
+    with_tasks: bool = True,
 ) -> list[CompleteOutcome]:
     """Complete several tasks: rows locked in one query, written with one statement for the
-    tasks and one for their events, the worker counted once."""
+    tasks and one for their events, the worker counted once. Without `with_tasks` the
+    outcomes leave the tasks out."""
     params = bulk.one_of_params(tasks.c.id, [item.id for item in items])
     found = bulk.select(conn, _lock_many(len(items)), params)
     rows = {row.id: row for row in found}
     outcomes: list[CompleteOutcome] = []
     done: list[dict[str, Any]] = []
+    held = 0.0
     for item in items:
         try:
             row = rows.get(item.id)
@@ -158,14 +164,16 @@ def complete_many(
             outcomes.append(CompleteOutcome(id=item.id, outcome=exc.code, error=error))
             continue
         values = row._asdict()
+        processing = None
         if not repeat:
             values.update(_completed(item.result, now))
             done.append(values)
-        task = task_from_mapping(values)
-        outcomes.append(CompleteOutcome(id=item.id, outcome="completed", task=task))
+            processing = (row.type, _seconds_held(row.claimed_at, now))
+            held += processing[1]
+        task = task_from_mapping(values) if with_tasks else None
+        outcomes.append(CompleteOutcome.completed(item.id, task, processing))
     if done:
         _write_completed(conn, now, done)
-        held = sum(_seconds_held(values["claimed_at"], now) for values in done)
         touch_worker(conn, worker_id, now, completed=len(done), seconds=held)
     return outcomes
 

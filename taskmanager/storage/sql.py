@@ -294,9 +294,11 @@ class SQLStore(Store):
             )
         )
 
-    def complete_many(self, worker_id: str, items: Sequence[CompleteItem]) -> list[CompleteOutcome]:
+    def complete_many(
+        self, worker_id: str, items: Sequence[CompleteItem], with_tasks: bool = True
+    ) -> list[CompleteOutcome]:
         return self._write(
-            lambda conn: lifecycle.complete_many(conn, self._now(), worker_id, items)
+            lambda conn: lifecycle.complete_many(conn, self._now(), worker_id, items, with_tasks)
         )
 
     def fail(self, task_id: str, request: FailRequest) -> Task:

@@ -126,7 +126,8 @@ class WorkerApi:
 
     async def _complete_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return await self._retrying(
-            "complete", lambda: self.client.complete_batch(self.worker_id, items)
+            "complete",
+            lambda: self.client.complete_batch(self.worker_id, items, include_tasks=False),
         )
 
     async def fail(

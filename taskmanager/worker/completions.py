@@ -37,7 +37,8 @@ class Completions:
         self._sending: asyncio.Task[None] | None = None
 
     async def complete(self, task: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-        """Report `task` done; the answer (or error) is this task's own."""
+        """Report `task` done; the answer (or error) is this task's own: the task as the API
+        answered it, or `{}` from a batch, whose answer leaves the tasks out."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending.append((task, result, future))
         if self._sending is None or self._sending.done():

@@ -59,3 +59,57 @@ def test_a_task_may_appear_only_once_in_a_batch(api: TestClient) -> None:
     assert response.status_code == 422
     assert "only once" in response.json()["message"]
     assert get(api, task["id"])["status"] == "processing"
+
+
+def processed_count(api: TestClient, task_type: str) -> float:
+    """The processing-time histogram's count for `task_type` in this process's /metrics."""
+    for line in api.get("/metrics").text.splitlines():
+        if line.startswith(f'taskmanager_task_processing_seconds_count{{type="{task_type}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_outcomes_without_tasks_when_asked(api: TestClient) -> None:
+    for _ in range(2):
+        create(api, "brief.job")
+    held = [claim_one(api, "w") for _ in range(2)]
+    items = [
+        {"id": held[0]["id"], "lease_token": held[0]["lease_token"], "result": {"n": 0}},
+        {"id": held[1]["id"], "lease_token": "stale", "result": {"n": 1}},
+    ]
+    before = processed_count(api, "brief.job")
+    body = {"worker_id": "w", "tasks": items, "include_tasks": False}
+    response = api.post("/api/tasks/complete/batch", json=body)
+    assert response.status_code == 200
+    completed, refused = response.json()["tasks"]
+    assert (completed["id"], completed["outcome"], completed["task"]) == (
+        held[0]["id"],
+        "completed",
+        None,
+    )
+    assert refused["outcome"] == "lease_lost" and refused["error"]["error"] == "lease_lost"
+    assert get(api, held[0]["id"])["result"] == {"n": 0}
+    assert get(api, held[1]["id"])["status"] == "processing"
+    assert processed_count(api, "brief.job") == before + 1
+
+
+def test_a_repeated_completion_without_tasks_is_still_completed(api: TestClient) -> None:
+    create(api)
+    task = claim_one(api, "w")
+    item = {"id": task["id"], "lease_token": task["lease_token"], "result": {"n": 1}}
+    body = {"worker_id": "w", "tasks": [item], "include_tasks": False}
+    first = api.post("/api/tasks/complete/batch", json=body).json()["tasks"][0]
+    again = api.post("/api/tasks/complete/batch", json=body).json()["tasks"][0]
+    assert first["outcome"] == again["outcome"] == "completed"
+    assert get(api, task["id"])["status"] == "completed"
+
+
+def test_include_tasks_must_be_a_boolean(api: TestClient) -> None:
+    create(api)
+    task = claim_one(api, "w")
+    item = {"id": task["id"], "lease_token": task["lease_token"], "result": {}}
+    body = {"worker_id": "w", "tasks": [item], "include_tasks": "sometimes"}
+    response = api.post("/api/tasks/complete/batch", json=body)
+    assert response.status_code == 422
+    assert response.json()["details"]["errors"][0]["path"] == "include_tasks"
+    assert get(api, task["id"])["status"] == "processing"

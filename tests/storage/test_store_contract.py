@@ -175,6 +175,23 @@ def test_complete_many_reports_each(store: SQLStore) -> None:
     assert [o.outcome for o in outcomes] == ["completed", "not_found"]
 
 
+def test_complete_many_without_tasks_still_completes(store: SQLStore, clock: ManualClock) -> None:
+    add(store, type_="brief.job")
+    task = take(store)
+    clock.advance(3)
+    item = CompleteItem(id=task.id, lease_token=task.lease_token, result={"r": 1})
+    (outcome,) = store.complete_many("w", [item], with_tasks=False)
+    assert (outcome.outcome, outcome.task, outcome.processing) == (
+        "completed",
+        None,
+        ("brief.job", 3.0),
+    )
+    assert outcome.model_dump()["task"] is None and "processing" not in outcome.model_dump()
+    assert store.get_task(task.id).result == {"r": 1}
+    (again,) = store.complete_many("w", [item], with_tasks=False)
+    assert (again.outcome, again.processing) == ("completed", None)
+
+
 def test_fail_backs_off_then_fails(store: SQLStore, clock: ManualClock) -> None:
     task_id = add(store, max_attempts=2)
     task = take(store)
