@@ -1,21 +1,17 @@
 """TaskManager: a central task queue with an HTTP API.
 
 The SDK is importable from here: `from taskmanager import Client, Worker, Retry, LeaseLost`.
-The names load on first use, so that `import taskmanager` (the server, the CLI) stays cheap.
+The names, and `__version__`, load on first use, so that `import taskmanager` (the server, the
+CLI, a worker) stays cheap.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("taskmanager")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
-
 if TYPE_CHECKING:
+    __version__: str
     from taskmanager.client import AsyncClient, Client
     from taskmanager.errors import (
         Conflict,
@@ -66,10 +62,21 @@ def _home(name: str) -> str:
     return "taskmanager.worker" if name in _WORKER else "taskmanager.errors"
 
 
+def _version() -> str:
+    # Read on first use: importing importlib.metadata and finding the package took a worker's
+    # start-up 30-60 ms on a small machine.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("taskmanager")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
     if name not in __all__:
         raise AttributeError(f"module 'taskmanager' has no attribute {name!r}")
-    value = getattr(import_module(_home(name)), name)
+    value = _version() if name == "__version__" else getattr(import_module(_home(name)), name)
     globals()[name] = value
     return value
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from taskmanager import __version__
+import taskmanager
 from taskmanager.cli.bench import bench
 from taskmanager.cli.keys import keys
 from taskmanager.cli.output import fail_with
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="taskmanager")
+@click.version_option(package_name="taskmanager", prog_name="taskmanager")
 def main() -> None:
     """TaskManager: a central task queue with an HTTP API."""
 
@@ -97,7 +97,7 @@ def serve(
     scheme = "https" if ssl_certfile else "http"
     processes = settings.server_processes()
     _say(
-        f"TaskManager {__version__} on {scheme}://{settings.host}:{settings.port}/api "
+        f"TaskManager {taskmanager.__version__} on {scheme}://{settings.host}:{settings.port}/api "
         f"(database {_redact(settings.database_url)}, {processes} "
         f"process{'es' if processes > 1 else ''})"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,12 @@ def test_help_lists_the_commands() -> None:
     commands = result.stdout.split("Commands:", 1)[1].split()
     for name in ("serve", "migrate", "tasks", "stats"):
         assert name in commands
+
+
+def test_version_is_the_installed_package_s() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"taskmanager, version {version('taskmanager')}"
 
 
 def test_create_then_get_shows_the_same_task(cli: Cli) -> None:
