@@ -12,7 +12,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    PrivateAttr,
     StringConstraints,
     model_validator,
 )
@@ -230,23 +229,6 @@ class CompleteOutcome(BaseModel):
     outcome: str
     task: Task | None = None
     error: ErrorBody | None = None
-    # The task's type and seconds from claim to completion, when this call completed it: for
-    # /metrics, whether or not the answer carries the task. Not part of the answer.
-    _processing: tuple[str, float] | None = PrivateAttr(default=None)
-
-    @classmethod
-    def completed(
-        cls, task_id: str, task: Task | None, processing: tuple[str, float] | None
-    ) -> CompleteOutcome:
-        """A `completed` outcome; `processing` when this call completed the task."""
-        outcome = cls(id=task_id, outcome="completed", task=task)
-        outcome._processing = processing
-        return outcome
-
-    @property
-    def processing(self) -> tuple[str, float] | None:
-        """The task's type and seconds held, when this call completed it."""
-        return self._processing
 
 
 class CompleteBatchResult(BaseModel):

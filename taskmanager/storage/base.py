@@ -41,6 +41,15 @@ class Created:
 
 
 @dataclass(frozen=True)
+class CompletedBatch:
+    """A batch completion: an outcome for each item, and the type and seconds held of each task
+    the call completed (an identical repeat has its outcome, but was not completed again)."""
+
+    outcomes: list[CompleteOutcome]
+    processing: list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
 class ClaimArgs:
     """What one claim asks for: the arguments of `Store.claim`."""
 
@@ -153,9 +162,9 @@ class Store(ABC):
     @abstractmethod
     def complete_many(
         self, worker_id: str, items: Sequence[CompleteItem], with_tasks: bool = True
-    ) -> list[CompleteOutcome]:
+    ) -> CompletedBatch:
         """Complete several tasks in one transaction, with an outcome for each; without
-        `with_tasks` the outcomes leave the tasks out (each still knows its `processing`)."""
+        `with_tasks` the outcomes leave the tasks out."""
 
     @abstractmethod
     def fail(self, task_id: str, request: FailRequest) -> Task:

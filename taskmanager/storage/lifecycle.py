@@ -31,6 +31,7 @@ from taskmanager.models import (
 )
 from taskmanager.status import TaskStatus
 from taskmanager.storage import bulk, counts, events
+from taskmanager.storage.base import CompletedBatch
 from taskmanager.storage.events import Event
 from taskmanager.storage.rows import dump_json, load_json, task_from_mapping, task_from_row
 from taskmanager.storage.schema import tasks
@@ -143,7 +144,7 @@ def complete_many(
     worker_id: str,
     items: Sequence[CompleteItem],
     with_tasks: bool = True,
-) -> list[CompleteOutcome]:
+) -> CompletedBatch:
     """Complete several tasks: rows locked in one query, written with one statement for the
     tasks and one for their events, the worker counted once. Without `with_tasks` the
     outcomes leave the tasks out."""
@@ -152,7 +153,7 @@ def complete_many(
     rows = {row.id: row for row in found}
     outcomes: list[CompleteOutcome] = []
     done: list[dict[str, Any]] = []
-    held = 0.0
+    processing: list[tuple[str, float]] = []
     for item in items:
         try:
             row = rows.get(item.id)
@@ -164,18 +165,17 @@ def complete_many(
             outcomes.append(CompleteOutcome(id=item.id, outcome=exc.code, error=error))
             continue
         values = row._asdict()
-        processing = None
         if not repeat:
             values.update(_completed(item.result, now))
             done.append(values)
-            processing = (row.type, _seconds_held(row.claimed_at, now))
-            held += processing[1]
+            processing.append((row.type, _seconds_held(row.claimed_at, now)))
         task = task_from_mapping(values) if with_tasks else None
-        outcomes.append(CompleteOutcome.completed(item.id, task, processing))
+        outcomes.append(CompleteOutcome(id=item.id, outcome="completed", task=task))
     if done:
         _write_completed(conn, now, done)
+        held = sum(seconds for _type, seconds in processing)
         touch_worker(conn, worker_id, now, completed=len(done), seconds=held)
-    return outcomes
+    return CompletedBatch(outcomes, processing)
 
 
 def _write_completed(conn: Connection, now: datetime, done: list[dict[str, Any]]) -> None:

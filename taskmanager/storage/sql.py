@@ -20,7 +20,6 @@ from taskmanager.models import (
     ApiKeyInfo,
     ClaimedTask,
     CompleteItem,
-    CompleteOutcome,
     FailRequest,
     HeartbeatRequest,
     QueueHistory,
@@ -53,7 +52,7 @@ from taskmanager.storage import (
     task_types,
     workers,
 )
-from taskmanager.storage.base import ClaimArgs, Created, Store, TaskFilter, Watch
+from taskmanager.storage.base import ClaimArgs, CompletedBatch, Created, Store, TaskFilter, Watch
 from taskmanager.storage.dbclock import DatabaseClock
 from taskmanager.storage.engine import WRITE, is_retryable, migrate, translate_errors
 from taskmanager.storage.overview import MetricCounts
@@ -296,7 +295,7 @@ class SQLStore(Store):
 
     def complete_many(
         self, worker_id: str, items: Sequence[CompleteItem], with_tasks: bool = True
-    ) -> list[CompleteOutcome]:
+    ) -> CompletedBatch:
         return self._write(
             lambda conn: lifecycle.complete_many(conn, self._now(), worker_id, items, with_tasks)
         )

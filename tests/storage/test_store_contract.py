@@ -165,14 +165,16 @@ def test_complete_once_and_repeat(store: SQLStore) -> None:
 def test_complete_many_reports_each(store: SQLStore) -> None:
     add(store)
     task = take(store)
-    outcomes = store.complete_many(
+    batch = store.complete_many(
         "w",
         [
             CompleteItem(id=task.id, lease_token=task.lease_token, result={}),
             CompleteItem(id="missing", lease_token="t"),
         ],
     )
-    assert [o.outcome for o in outcomes] == ["completed", "not_found"]
+    assert [o.outcome for o in batch.outcomes] == ["completed", "not_found"]
+    assert batch.outcomes[0].task is not None and batch.outcomes[0].task.result == {}
+    assert [task_type for task_type, _seconds in batch.processing] == ["job"]
 
 
 def test_complete_many_without_tasks_still_completes(store: SQLStore, clock: ManualClock) -> None:
@@ -180,16 +182,13 @@ def test_complete_many_without_tasks_still_completes(store: SQLStore, clock: Man
     task = take(store)
     clock.advance(3)
     item = CompleteItem(id=task.id, lease_token=task.lease_token, result={"r": 1})
-    (outcome,) = store.complete_many("w", [item], with_tasks=False)
-    assert (outcome.outcome, outcome.task, outcome.processing) == (
-        "completed",
-        None,
-        ("brief.job", 3.0),
-    )
-    assert outcome.model_dump()["task"] is None and "processing" not in outcome.model_dump()
+    batch = store.complete_many("w", [item], with_tasks=False)
+    assert [(o.outcome, o.task) for o in batch.outcomes] == [("completed", None)]
+    assert batch.processing == [("brief.job", 3.0)]
     assert store.get_task(task.id).result == {"r": 1}
-    (again,) = store.complete_many("w", [item], with_tasks=False)
-    assert (again.outcome, again.processing) == ("completed", None)
+    again = store.complete_many("w", [item], with_tasks=False)
+    assert [o.outcome for o in again.outcomes] == ["completed"]
+    assert again.processing == []  # a repeat completes nothing
 
 
 def test_fail_backs_off_then_fails(store: SQLStore, clock: ManualClock) -> None:
@@ -287,7 +286,7 @@ def test_a_task_leased_as_it_is_created_is_whole(store: SQLStore) -> None:
     assert store.queue_stats().totals["pending"] == 0
     assert [worker.worker_id for worker in store.list_workers()] == ["w"]
     done = store.complete_many("w", [CompleteItem(id=task.id, lease_token=task.lease_token)])
-    assert done[0].outcome == "completed"
+    assert done.outcomes[0].outcome == "completed"
     # The same create again names the task it made, and leases nothing.
     again, leased = store.create_and_claim(
         [TaskCreate(type="mail", params={"to": "a"}, idempotency_key="k1")],

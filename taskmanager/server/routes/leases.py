@@ -191,8 +191,8 @@ async def complete_batch(
     body: CompleteBatchRequest, store: StoreDep, http: Request, _: WorkerRole
 ) -> Response:
     """Complete several held tasks at once; each item says how it went."""
-    outcomes = await store_call(
+    batch = await store_call(
         http, store.complete_many, body.worker_id, body.tasks, body.include_tasks
     )
-    instruments.observe_processing(item.processing for item in outcomes)
-    return answer(CompleteBatchResult, CompleteBatchResult(tasks=outcomes))
+    instruments.observe_processing(batch.processing)
+    return answer(CompleteBatchResult, CompleteBatchResult(tasks=batch.outcomes))
