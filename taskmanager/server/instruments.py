@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskmanager.models import Task
+from taskmanager.server.batch_histogram import BatchHistogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -40,19 +41,17 @@ CLAIM_DURATION = Histogram(
     buckets=_SECONDS,
     registry=REGISTRY,
 )
-QUEUE_WAIT = Histogram(
+QUEUE_WAIT = BatchHistogram(
     "taskmanager_task_queue_wait_seconds",
     "Time from when a task was due (run_at) to its claim, by type.",
-    ["type"],
-    buckets=_TASK_SECONDS,
-    registry=REGISTRY,
+    _TASK_SECONDS,
+    REGISTRY,
 )
-PROCESSING = Histogram(
+PROCESSING = BatchHistogram(
     "taskmanager_task_processing_seconds",
     "Time from claim to completion of completed tasks, by type.",
-    ["type"],
-    buckets=_TASK_SECONDS,
-    registry=REGISTRY,
+    _TASK_SECONDS,
+    REGISTRY,
 )
 
 
@@ -77,25 +76,25 @@ def observe_claim(seconds: float, claimed: Iterable[Task]) -> None:
 
 def observe_leased(claimed: Iterable[Task]) -> None:
     """How long each task just leased waited."""
-    for task in claimed:
-        if task.claimed_at is not None:
-            wait = (task.claimed_at - task.run_at).total_seconds()
-            _child(QUEUE_WAIT, task.type).observe(max(0.0, wait))
+    QUEUE_WAIT.observe(
+        (task.type, (task.claimed_at - task.run_at).total_seconds())
+        for task in claimed
+        if task.claimed_at is not None
+    )
 
 
 def observe_completed(completed: Iterable[Task]) -> None:
     """Processing times of tasks just completed."""
-    for task in completed:
-        if task.claimed_at is not None and task.completed_at is not None:
-            held = (task.completed_at - task.claimed_at).total_seconds()
-            _child(PROCESSING, task.type).observe(max(0.0, held))
+    PROCESSING.observe(
+        (task.type, (task.completed_at - task.claimed_at).total_seconds())
+        for task in completed
+        if task.claimed_at is not None and task.completed_at is not None
+    )
 
 
-def observe_processing(completed: Iterable[tuple[str, float] | None]) -> None:
-    """Processing times as (type, seconds held) of tasks just completed; None is skipped."""
-    for processing in completed:
-        if processing is not None:
-            _child(PROCESSING, processing[0]).observe(processing[1])
+def observe_processing(completed: Iterable[tuple[str, float]]) -> None:
+    """Processing times, as (type, seconds held), of tasks just completed."""
+    PROCESSING.observe(completed)
 
 
 class HttpMetrics:
