@@ -31,7 +31,7 @@ from taskmanager.models import ClaimedTask
 from taskmanager.status import TaskStatus
 from taskmanager.storage import bulk, counts, events, workers
 from taskmanager.storage.rows import claimed_from_mapping
-from taskmanager.storage.schema import tasks
+from taskmanager.storage.schema import status_is, tasks
 
 if TYPE_CHECKING:
     from taskmanager.storage.base import ClaimArgs
@@ -110,7 +110,7 @@ def claimable(types: int, skip_locked: bool) -> Select[Any]:
         due = func.likelihood(due, literal_column("0.9"))
     query = (
         select(tasks)
-        .where(tasks.c.status == TaskStatus.PENDING, due)
+        .where(status_is(TaskStatus.PENDING), due)
         .order_by(tasks.c.priority.desc(), tasks.c.run_at, tasks.c.seq)
         .limit(bindparam("limit", type_=Integer))
     )
@@ -201,7 +201,7 @@ def _expired(skip_locked: bool) -> Select[Any]:
         tasks.c.worker_id,
         tasks.c.attempts,
         tasks.c.max_attempts,
-    ).where(tasks.c.status == TaskStatus.PROCESSING, tasks.c.lease_expires_at <= bindparam("now"))
+    ).where(status_is(TaskStatus.PROCESSING), tasks.c.lease_expires_at <= bindparam("now"))
     return lock(query, skip_locked)
 
 
@@ -210,13 +210,13 @@ _FIRST_RUN_AT_OF_TYPE = (
     select(tasks.c.run_at)
     .where(
         tasks.c.type == bindparam("type"),
-        tasks.c.status == TaskStatus.PENDING,
+        status_is(TaskStatus.PENDING),
         tasks.c.run_at <= bindparam("before"),
     )
     .order_by(tasks.c.run_at)
     .limit(1)
 )
-_FIRST_RUN_AT = select(func.min(tasks.c.run_at)).where(tasks.c.status == TaskStatus.PENDING)
+_FIRST_RUN_AT = select(func.min(tasks.c.run_at)).where(status_is(TaskStatus.PENDING))
 _END_OF_TIME = datetime(9999, 1, 1)
 
 
@@ -230,9 +230,7 @@ def first_run_at_of_type(conn: Connection, type_: str, before: datetime) -> date
 
 def next_due_at(conn: Connection, task_types: Sequence[str] | None) -> datetime | None:
     """The earliest pending run_at or lease expiry among these types (naive UTC)."""
-    lease = select(func.min(tasks.c.lease_expires_at)).where(
-        tasks.c.status == TaskStatus.PROCESSING
-    )
+    lease = select(func.min(tasks.c.lease_expires_at)).where(status_is(TaskStatus.PROCESSING))
     if task_types:
         lease = lease.where(tasks.c.type.in_(list(task_types)))
         runs = [first_run_at_of_type(conn, type_, _END_OF_TIME) for type_ in set(task_types)]

@@ -10,7 +10,7 @@ from taskmanager.models import QueueCount, QueueStats
 from taskmanager.status import TaskStatus
 from taskmanager.storage.counts import read_counts
 from taskmanager.storage.rows import from_db_time
-from taskmanager.storage.schema import tasks
+from taskmanager.storage.schema import status_is, tasks
 
 # Processing-time percentiles are taken over this many most recent completions.
 PERCENTILE_WINDOW = 1000
@@ -31,9 +31,7 @@ def _finished_since(conn: Connection, status: TaskStatus, since: datetime) -> in
 
 def _oldest_pending_age(conn: Connection, now: datetime) -> float | None:
     oldest = conn.execute(
-        select(func.min(tasks.c.run_at)).where(
-            tasks.c.status == TaskStatus.PENDING, tasks.c.run_at <= now
-        )
+        select(func.min(tasks.c.run_at)).where(status_is(TaskStatus.PENDING), tasks.c.run_at <= now)
     ).scalar_one()
     if oldest is None:
         return None

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     DateTime,
     Float,
     Index,
@@ -16,10 +17,14 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    literal_column,
+    text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
+
+from taskmanager.status import TaskStatus
 
 metadata = MetaData()
 
@@ -88,12 +93,33 @@ tasks = Table(
     Column("request_hash", Exact(64)),
 )
 
+
+def status_is(status: TaskStatus) -> ColumnElement[bool]:
+    """`status = '<status>'`, the status written into the SQL rather than bound: SQLite's and
+    PostgreSQL's planners use an index of one status (below) only for a query that names it."""
+    return tasks.c.status == literal_column(f"'{status.value}'")
+
+
+def _only(condition: str) -> dict[str, Any]:
+    """Keyword arguments of an `Index` that holds only the tasks meeting `condition`, on SQLite
+    and PostgreSQL. MariaDB/MySQL has no partial indexes and indexes every task."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
+# The indexes that serve one status hold only the tasks of that status where the database
+# allows it: a claim then takes its tasks out of the pending ones and puts them in the lease
+# index, and a completion takes them out of that one, where each change of status moved the task
+# within every one of them. Queries reach them with `status_is`.
+PENDING_ONLY = "status = 'pending'"
+PROCESSING_ONLY = "status = 'processing'"
+FINISHED_ONLY = "completed_at IS NOT NULL"
 Index(
     "ix_tasks_claim",
     tasks.c.status,
     tasks.c.priority.desc(),
     tasks.c.run_at,
     tasks.c.seq,
+    **_only(PENDING_ONLY),
 )
 Index(
     "ix_tasks_type_claim",
@@ -102,12 +128,26 @@ Index(
     tasks.c.priority.desc(),
     tasks.c.run_at,
     tasks.c.seq,
+    **_only(PENDING_ONLY),
 )
-Index("ix_tasks_status_run_at", tasks.c.status, tasks.c.run_at)
+Index("ix_tasks_status_run_at", tasks.c.status, tasks.c.run_at, **_only(PENDING_ONLY))
 # The oldest due pending task of one type (/metrics, the dashboard, a long poll's next wake-up).
-Index("ix_tasks_type_status_run_at", tasks.c.type, tasks.c.status, tasks.c.run_at)
-Index("ix_tasks_status_lease", tasks.c.status, tasks.c.lease_expires_at)
-Index("ix_tasks_status_completed", tasks.c.status, tasks.c.completed_at)
+Index(
+    "ix_tasks_type_status_run_at",
+    tasks.c.type,
+    tasks.c.status,
+    tasks.c.run_at,
+    **_only(PENDING_ONLY),
+)
+Index("ix_tasks_status_lease", tasks.c.status, tasks.c.lease_expires_at, **_only(PROCESSING_ONLY))
+# Finished tasks by status and age (retention, /stats); any comparison of completed_at implies
+# it is not NULL, so those queries need no literal.
+Index(
+    "ix_tasks_status_completed",
+    tasks.c.status,
+    tasks.c.completed_at,
+    **_only(FINISHED_ONLY),
+)
 # The task list, newest first, under each filter (storage/listing.py).
 Index("ix_tasks_status_seq", tasks.c.status, tasks.c.seq)
 Index("ix_tasks_type_status_seq", tasks.c.type, tasks.c.status, tasks.c.seq)
