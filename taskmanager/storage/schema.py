@@ -113,6 +113,7 @@ def _only(condition: str) -> dict[str, Any]:
 PENDING_ONLY = "status = 'pending'"
 PROCESSING_ONLY = "status = 'processing'"
 FINISHED_ONLY = "completed_at IS NOT NULL"
+HELD_ONLY = "worker_id IS NOT NULL"
 Index(
     "ix_tasks_claim",
     tasks.c.status,
@@ -151,7 +152,14 @@ Index(
 # The task list, newest first, under each filter (storage/listing.py).
 Index("ix_tasks_status_seq", tasks.c.status, tasks.c.seq)
 Index("ix_tasks_type_status_seq", tasks.c.type, tasks.c.status, tasks.c.seq)
-Index("ix_tasks_worker_status_seq", tasks.c.worker_id, tasks.c.status, tasks.c.seq)
+# Tasks never claimed have no worker: a filter on a worker implies one, so they stay out.
+Index(
+    "ix_tasks_worker_status_seq",
+    tasks.c.worker_id,
+    tasks.c.status,
+    tasks.c.seq,
+    **_only(HELD_ONLY),
+)
 
 workers = Table(
     "workers",

@@ -1,11 +1,13 @@
 """The indexes that serve one status hold only the tasks of that status, on SQLite and PostgreSQL.
 
 The claim indexes and the due-time indexes hold pending tasks, the lease index processing ones,
-the completion-time index finished ones. Before, every change of status moved the task within
-all six; now a claim takes it out of the pending ones and into the lease index, and a completion
-out of that one and into the completion-time index. The queries that use them name the status in
-their SQL (`schema.status_is`), as both planners require. MariaDB/MySQL has no partial indexes:
-nothing changes there.
+the completion-time index finished ones, the list's worker index tasks that have a worker. Before,
+every change of status moved the task within all six status indexes; now a claim takes it out of
+the pending ones and into the lease index, and a completion out of that one and into the
+completion-time index; a create no longer writes the tasks it makes into the lease, completion
+and worker indexes. The queries that use the status indexes name the status in their SQL
+(`schema.status_is`), as both planners require. MariaDB/MySQL has no partial indexes: nothing
+changes there.
 
 Rebuilding the indexes reads the tasks table once per index: seconds for 1,000,000 tasks.
 
@@ -27,6 +29,7 @@ depends_on = None
 PENDING = "status = 'pending'"
 PROCESSING = "status = 'processing'"
 FINISHED = "completed_at IS NOT NULL"
+HELD = "worker_id IS NOT NULL"
 
 # name: (columns, the tasks it holds)
 INDEXES: dict[str, tuple[Sequence[str | sa.TextClause], str]] = {
@@ -36,6 +39,7 @@ INDEXES: dict[str, tuple[Sequence[str | sa.TextClause], str]] = {
     "ix_tasks_type_status_run_at": (["type", "status", "run_at"], PENDING),
     "ix_tasks_status_lease": (["status", "lease_expires_at"], PROCESSING),
     "ix_tasks_status_completed": (["status", "completed_at"], FINISHED),
+    "ix_tasks_worker_status_seq": (["worker_id", "status", "seq"], HELD),
 }
 
 
