@@ -40,7 +40,7 @@ class BenchOptions:
 
     tasks: int = 20_000
     workers: int = 4
-    concurrency: int = 32
+    concurrency: int = 100
     latency_tries: int = 50
     enqueue_clients: int = 4
     idle_polls: int = 0

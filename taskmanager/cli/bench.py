@@ -47,9 +47,10 @@ LABELS = {
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 100),
-    default=32,
+    default=100,
     show_default=True,
-    help="Tasks each worker runs at once (its claims ask for its free slots).",
+    help="Tasks each worker runs at once (its claims ask for its free slots; 100 is the most "
+    "one claim may take).",
 )
 @click.option(
     "--api-url", default=None, help="Measure this running API instead of starting a server."
