@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -81,7 +82,7 @@ def _measure(
         processes = start_workers(api_url, options.workers, options.concurrency, stamp_dir)
         try:
             peak = _wait_drained(stamp_dir, options.tasks, processes, server, progress)
-            pids = [process.pid for process in processes if process.pid is not None]
+            pids = [process.pid for process in processes]
             figures["worker_cpu_ms_per_task"] = cpu_seconds(pids) * 1000 / options.tasks
             if server is not None:
                 server_cpu = server.cpu_seconds() - server_cpu
@@ -160,7 +161,11 @@ def _enqueue_batched(
 
 
 def _wait_drained(
-    stamp_dir: Path, total: int, processes: list[Any], server: Server | None, progress: Progress
+    stamp_dir: Path,
+    total: int,
+    processes: list[subprocess.Popen[bytes]],
+    server: Server | None,
+    progress: Progress,
 ) -> int:
     """Until every task is completed; returns the server's peak RSS seen meanwhile."""
     peak, last, last_change = 0, -1, time.monotonic()
@@ -173,7 +178,7 @@ def _wait_drained(
             last, last_change = done, time.monotonic()
         if time.monotonic() - last_change > STALL_SECONDS:
             raise BenchError(f"no task completed for {STALL_SECONDS:g} s ({done} of {total} done)")
-        if not any(process.is_alive() for process in processes):
+        if all(process.poll() is not None for process in processes):
             raise BenchError(f"every worker process exited ({done} of {total} done)")
         if server is not None:
             peak = max(peak, server.rss_bytes())

@@ -1,14 +1,17 @@
 """Worker processes for the benchmark: the real `taskmanager.Worker` with a no-op handler.
 
-The handler records when it starts; the client records when the API accepted a completion.
+Each is a fresh interpreter that runs this module (`python -m taskmanager.bench.workers`), as
+a deployment runs its worker script: it imports the worker and nothing of the benchmark's
+command line. The handler records when it starts; the client records when the API accepted a
+completion.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-from multiprocessing.process import BaseProcess
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,30 +71,36 @@ def worker_main(api_url: str, concurrency: int, stamp_dir: str, index: int) -> N
     raise SystemExit(run_event_loop(main()))
 
 
-def start_workers(api_url: str, count: int, concurrency: int, stamp_dir: Path) -> list[BaseProcess]:
-    """Launch `count` worker processes (spawned: a fresh interpreter each, like a deployment)."""
-    context = multiprocessing.get_context("spawn")
-    processes: list[BaseProcess] = [
-        context.Process(
-            target=worker_main,
-            args=(api_url, concurrency, str(stamp_dir), index),
-            name=f"bench-worker-{index}",
-            daemon=True,
+def start_workers(
+    api_url: str, count: int, concurrency: int, stamp_dir: Path
+) -> list[subprocess.Popen[bytes]]:
+    """Launch `count` worker processes, each a fresh interpreter running `worker_main`."""
+    # The children import taskmanager from where this process did, installed or not.
+    source = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", __name__, api_url, str(concurrency), str(stamp_dir), str(i)],
+            env=env,
         )
-        for index in range(count)
+        for i in range(count)
     ]
-    for process in processes:
-        process.start()
-    return processes
 
 
-def stop_workers(processes: list[BaseProcess]) -> None:
+def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM (finish what is in hand), then SIGKILL whatever is left after a few seconds."""
     for process in processes:
-        if process.is_alive():
+        if process.poll() is None:
             process.terminate()
     for process in processes:
-        process.join(10)
-        if process.is_alive():
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
             process.kill()
-            process.join()
+            process.wait()
+
+
+if __name__ == "__main__":
+    _url, _concurrency, _stamp_dir, _index = sys.argv[1:5]
+    worker_main(_url, int(_concurrency), _stamp_dir, int(_index))
