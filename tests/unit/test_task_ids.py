@@ -31,3 +31,18 @@ def test_ids_carry_their_creation_time_and_sort_by_it() -> None:
     millis = int(first.replace("-", "")[:12], 16)
     assert before <= millis <= after
     assert first < second
+
+
+def test_the_ids_of_one_batch_increase() -> None:
+    made = new_task_ids(1000)
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+
+
+def test_ids_carry_the_fraction_of_their_millisecond() -> None:
+    before = time.time_ns()
+    made = new_task_id()
+    after = time.time_ns()
+    millis, fraction = int(made[:8] + made[9:13], 16), int(made[15:18], 16)
+    instant = millis * 1_000_000 + fraction * 1_000_000 / 4096
+    assert before - 1_000_000 / 4096 <= instant <= after
