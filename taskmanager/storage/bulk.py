@@ -6,7 +6,9 @@ compiled-parameter building and a bind processor per value: on SQLite that was a
 store's time for a batch create. These statements are plain SQL in the driver's parameter style,
 with values the driver takes as they are: on SQLite, instants as the text SQLAlchemy stores (so
 that reads and comparisons through SQLAlchemy see the same), elsewhere the driver's own. On
-SQLite they go to the driver's connection itself, past SQLAlchemy's execution.
+SQLite they go to the driver's connection itself, past SQLAlchemy's execution, and write up to
+a hundred rows with one statement (a multi-row VALUES list): a statement run once per row cost
+SQLite a fifth (UPDATE) to two fifths (INSERT) more per row.
 """
 
 from __future__ import annotations
@@ -66,6 +68,65 @@ def execute_many(
         _raw(conn, sql, rows, many=True)
         return
     conn.exec_driver_sql(sql, list(map(tuple, rows)))
+
+
+@dataclass(frozen=True)
+class RowsUpdate:
+    """An UPDATE of many rows, each with values of its own, and values they all share.
+
+    `each` updates one row (`?` markers): the shared values come first, then the row's.
+    `joined` is the same for many rows on SQLite: `{rows}` in it stands for a VALUES list of
+    the rows' own values, which it reads as `v.column1`, `v.column2` ... in their order.
+    """
+
+    each: str
+    joined: str
+
+    def run(
+        self,
+        conn: Connection,
+        shared: Sequence[Any],
+        rows: Sequence[Sequence[Any]],
+        times: Sequence[int] = (),
+    ) -> None:
+        """Update `rows`; `times` are the positions of instants in shared values + a row's."""
+        if conn.dialect.name != "sqlite":
+            execute_many(
+                conn, driver_sql(conn, self.each), [[*shared, *row] for row in rows], times
+            )
+            return
+        count = len(shared)
+        own = tuple(index - count for index in times if index >= count)
+        if any(index < count for index in times):
+            shared = _sqlite_times([shared], [index for index in times if index < count])[0]
+        for chunk in _chunks(_sqlite_times(rows, own) if own else rows):
+            values = ", ".join([_row_markers(len(chunk[0]))] * len(chunk))
+            flat = [value for row in chunk for value in row]
+            _raw(conn, _joined(self.joined, values), [*shared, *flat], many=False)
+
+
+# A statement is prepared once for each number of rows it writes: any count is written as
+# statements of these sizes (100 rows: one statement; 99: eleven).
+_ROWS_PER_STATEMENT = (100, 20, 5, 1)
+
+
+def _chunks(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
+    chunks, start = [], 0
+    for size in _ROWS_PER_STATEMENT:
+        while len(rows) - start >= size:
+            chunks.append(rows[start : start + size])
+            start += size
+    return chunks
+
+
+@cache
+def _row_markers(width: int) -> str:
+    return "(" + ", ".join(["?"] * width) + ")"
+
+
+@lru_cache(maxsize=64)
+def _joined(template: str, values: str) -> str:
+    return template.replace("{rows}", values)
 
 
 def _raw(conn: Connection, sql: str, rows: Any, many: bool) -> sqlite3.Cursor:
@@ -207,6 +268,18 @@ def insert_many(
 def insert_values(
     conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Insert rows of positional values, one for each of `columns`, with one driver call."""
+    """Insert rows of positional values, one for each of `columns`, with one driver call
+    (on SQLite, a statement per hundred rows)."""
     sql, times = _insert(conn.dialect.paramstyle, table, columns)
-    execute_many(conn, sql, rows, times)
+    if conn.dialect.name != "sqlite" or not rows:
+        execute_many(conn, sql, rows, times)
+        return
+    for chunk in _chunks(_sqlite_times(rows, times) if times else rows):
+        flat = [value for row in chunk for value in row]
+        _raw(conn, _multi_insert(sql, len(columns), len(chunk)), flat, many=False)
+
+
+@lru_cache(maxsize=64)
+def _multi_insert(sql: str, width: int, count: int) -> str:
+    """`sql`, an INSERT of one row of `width` `?` markers, for `count` rows."""
+    return sql + ", ".join([""] + [_row_markers(width)] * (count - 1))

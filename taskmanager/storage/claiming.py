@@ -65,13 +65,11 @@ def claim(
     if not picked:
         return []
     leased = leases(picked, worker_id, lease_seconds, default_lease_seconds, now)
-    bulk.execute_many(
+    _LEASE.run(
         conn,
-        bulk.driver_sql(conn, _LEASE),
+        (worker_id, now),
         [
             (
-                worker_id,
-                now,
                 task["lease_token"],
                 task["lease_expires_at"],
                 task["lease_granted_seconds"],
@@ -91,11 +89,23 @@ def claim(
 
 # The statements every claim runs are built once: building one cost several times more
 # than running it on SQLite.
-# Re-check the state: the row must still be pending when it is written. Instants at 1 and 3.
-_LEASE = (
+# Re-check the state: the row must still be pending when it is written. Shared: the worker
+# and the instant; each row's: its token, lease end, lease length and seq.
+_LEASED = (
     "UPDATE tasks SET status = 'processing', worker_id = ?, claimed_at = ?,"
-    " attempts = attempts + 1, lease_token = ?, lease_expires_at = ?, lease_granted_seconds = ?,"
-    " progress = NULL, progress_message = NULL WHERE seq = ? AND status = 'pending'"
+    " attempts = attempts + 1, lease_token = {token}, lease_expires_at = {end},"
+    " lease_granted_seconds = {seconds}, progress = NULL, progress_message = NULL{rows}"
+    " WHERE {seq} AND tasks.status = 'pending'"
+)
+_LEASE = bulk.RowsUpdate(
+    each=_LEASED.format(token="?", end="?", seconds="?", rows="", seq="seq = ?"),
+    joined=_LEASED.format(
+        token="v.column1",
+        end="v.column2",
+        seconds="v.column3",
+        rows=" FROM (VALUES {rows}) AS v",
+        seq="tasks.seq = v.column4",
+    ),
 )
 
 

@@ -45,18 +45,43 @@ LEASE_LOST = "the lease on this task is no longer yours"
 _LOCK_ONE = select(tasks).where(tasks.c.id == bindparam("id")).with_for_update()
 
 
-@lru_cache(maxsize=64)
-def _lock_many(count: int) -> Select[Any]:
-    """The rows of `count` ids, locked: one statement per batch size (`bulk.one_of`)."""
+# What a completion reads of each task when its answer leaves the tasks out.
+_HELD = (
+    tasks.c.seq,
+    tasks.c.id,
+    tasks.c.type,
+    tasks.c.status,
+    tasks.c.worker_id,
+    tasks.c.lease_token,
+    tasks.c.result,
+    tasks.c.claimed_at,
+    tasks.c.attempts,
+)
+
+
+@lru_cache(maxsize=128)
+def _lock_many(count: int, whole: bool) -> Select[Any]:
+    """The rows of `count` ids, locked: all their columns, or only `_HELD`; one statement per
+    batch size (`bulk.one_of`)."""
+    columns = (tasks,) if whole else _HELD
     return (
-        select(tasks).where(bulk.one_of(tasks.c.id, count)).order_by(tasks.c.seq).with_for_update()
+        select(*columns)
+        .where(bulk.one_of(tasks.c.id, count))
+        .order_by(tasks.c.seq)
+        .with_for_update()
     )
 
 
-# The instant is at 1.
-_COMPLETE = (
-    "UPDATE tasks SET status = 'completed', result = ?, completed_at = ?,"
-    " lease_expires_at = NULL, error = NULL WHERE seq = ?"
+# Shared: the instant; each row's: its result and seq.
+_COMPLETED = (
+    "UPDATE tasks SET status = 'completed', completed_at = ?, result = {result},"
+    " lease_expires_at = NULL, error = NULL{rows} WHERE {seq}"
+)
+_COMPLETE = bulk.RowsUpdate(
+    each=_COMPLETED.format(result="?", rows="", seq="seq = ?"),
+    joined=_COMPLETED.format(
+        result="v.column1", rows=" FROM (VALUES {rows}) AS v", seq="tasks.seq = v.column2"
+    ),
 )
 
 
@@ -149,7 +174,7 @@ def complete_many(
     tasks and one for their events, the worker counted once. Without `with_tasks` the
     outcomes leave the tasks out."""
     params = bulk.one_of_params(tasks.c.id, [item.id for item in items])
-    found = bulk.select(conn, _lock_many(len(items)), params)
+    found = bulk.select(conn, _lock_many(len(items), with_tasks), params)
     rows = {row.id: row for row in found}
     outcomes: list[CompleteOutcome] = []
     done: list[dict[str, Any]] = []
@@ -164,12 +189,26 @@ def complete_many(
             error = ErrorBody(**exc.to_dict())
             outcomes.append(CompleteOutcome(id=item.id, outcome=exc.code, error=error))
             continue
-        values = row._asdict()
-        if not repeat:
-            values.update(_completed(item.result, now))
-            done.append(values)
+        if repeat:
+            task = task_from_mapping(row._asdict()) if with_tasks else None
+        else:
+            result = dump_json(item.result)
+            done.append(
+                {
+                    "seq": row.seq,
+                    "id": row.id,
+                    "type": row.type,
+                    "attempts": row.attempts,
+                    "worker_id": row.worker_id,
+                    "result": result,
+                }
+            )
             processing.append((row.type, _seconds_held(row.claimed_at, now)))
-        task = task_from_mapping(values) if with_tasks else None
+            task = (
+                task_from_mapping({**row._asdict(), **_completed(result, now)})
+                if with_tasks
+                else None
+            )
         outcomes.append(CompleteOutcome(id=item.id, outcome="completed", task=task))
     if done:
         _write_completed(conn, now, done)
@@ -179,10 +218,10 @@ def complete_many(
 
 
 def _write_completed(conn: Connection, now: datetime, done: list[dict[str, Any]]) -> None:
-    """Write completions: the column values of each task once completed (`_completed`)."""
+    """Write completions: of each task its `seq`, `id`, `type`, `attempts`, `worker_id` and
+    `result` (the JSON text)."""
     events.record_each(conn, Event.COMPLETED, now, done)
-    rows = [(values["result"], now, values["seq"]) for values in done]
-    bulk.execute_many(conn, bulk.driver_sql(conn, _COMPLETE), rows, times=(1,))
+    _COMPLETE.run(conn, (now,), [(values["result"], values["seq"]) for values in done], (0,))
     types = (values["type"] for values in done)
     counts.add(conn, counts.moved(types, TaskStatus.PROCESSING, TaskStatus.COMPLETED))
 
@@ -200,11 +239,11 @@ def _completable(
     return True
 
 
-def _completed(result: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
-    """The columns a completion sets."""
+def _completed(result: str | None, now: datetime) -> dict[str, Any]:
+    """The columns a completion sets (`result` as JSON text)."""
     return {
         "status": TaskStatus.COMPLETED,
-        "result": dump_json(result),
+        "result": result,
         "completed_at": now,
         "lease_expires_at": None,
         "error": None,
@@ -222,7 +261,7 @@ def _complete_row(
     """Complete a locked row; the seconds it was held, or None for an idempotent repeat."""
     if not _completable(row, result, worker_id, lease_token):
         return task_from_row(row), None
-    values = {**row._mapping, **_completed(result, now)}
+    values = {**row._mapping, **_completed(dump_json(result), now)}
     _write_completed(conn, now, [values])
     return task_from_mapping(values), _seconds_held(row.claimed_at, now)
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from taskmanager.errors import ValidationFailed
 from taskmanager.storage import bulk
 from taskmanager.storage.engine import WRITE, EngineOptions
 
@@ -27,9 +28,23 @@ log = logging.getLogger("taskmanager.storage")
 CHECKPOINT_GUARD_PAGES = 10_000
 CHECKPOINT_INTERVAL_SECONDS = 0.25
 
+# UPDATE ... FROM, which writes the rows of a claim or a completion with one statement.
+OLDEST_SQLITE = (3, 33, 0)
+
+
+def refusal(version: tuple[int, int, int]) -> str | None:
+    """Why this SQLite library cannot hold the tasks, or None."""
+    if version >= OLDEST_SQLITE:
+        return None
+    have, need = ".".join(map(str, version)), ".".join(map(str, OLDEST_SQLITE))
+    return f"SQLite {need} or newer is needed; Python here uses SQLite {have}"
+
 
 def create(url: str, options: EngineOptions) -> Engine:
     """An engine whose connections use WAL, a busy timeout, and explicit transactions."""
+    reason = refusal(sqlite3.sqlite_version_info)
+    if reason:
+        raise ValidationFailed(reason)
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from taskmanager.storage import mysql, postgres
+from pathlib import Path
+
+import pytest
+
+from taskmanager.errors import ValidationFailed
+from taskmanager.storage import EngineOptions, make_engine, mysql, postgres, sqlite
 
 
 def test_mariadb_before_10_6_is_refused() -> None:
@@ -24,6 +29,16 @@ def test_mysql_needs_8_0_17() -> None:
     assert reason is not None and "8.0.17" in reason and "collation" in reason
     assert mysql.refusal("8.0.17") is None
     assert mysql.refusal("8.4.0") is None
+
+
+def test_sqlite_before_3_33_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    reason = sqlite.refusal((3, 32, 3))
+    assert reason is not None and "3.33.0" in reason and "3.32.3" in reason
+    assert sqlite.refusal((3, 33, 0)) is None
+    assert sqlite.refusal((3, 46, 1)) is None
+    monkeypatch.setattr("sqlite3.sqlite_version_info", (3, 31, 1))
+    with pytest.raises(ValidationFailed, match=r"SQLite 3\.33\.0 or newer"):
+        make_engine(f"sqlite:///{tmp_path}/tasks.db", EngineOptions())
 
 
 def test_unflushed_innodb_commits_are_warned_about() -> None:
