@@ -1,7 +1,11 @@
 """Run `taskmanager bench` and the peer benchmarks side by side; write the results into
 docs/benchmarks.md (between its results markers, the prose around them stays).
 
-    python3 benchmarks/run.py                      # 20,000 tasks, 4 workers, 3 runs each
+The runs go in rounds: each round runs every system once, one after another, so that each
+system meets the same mix of the machine's fast and slow minutes; the figures are medians over
+the rounds. The two backlogs are measured in rounds of their own, in turn, after the rest.
+
+    python3 benchmarks/run.py                      # 20,000 tasks, 4 workers, 3 rounds
     python3 benchmarks/run.py --tasks 5000 --skip-peers
 
 Needs the project venv (.venv) and the peers' venv (benchmarks/.venv, see
@@ -22,6 +26,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 OURS = ROOT / ".venv" / "bin" / "taskmanager"
 PEERS_PYTHON = ROOT / "benchmarks" / ".venv" / "bin" / "python"
 PEERS = ["pgqueuer", "dramatiq", "celery", "procrastinate", "rq"]
+PEER_NAMES = {
+    "pgqueuer": "PgQueuer (PostgreSQL)",
+    "dramatiq": "Dramatiq (Redis)",
+    "celery": "Celery (Redis)",
+    "procrastinate": "Procrastinate (PostgreSQL)",
+    "rq": "RQ (Redis)",
+}
 DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 DATABASES = {
@@ -89,34 +102,55 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def ours(name: str, url: str | None, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+def ours(url: str | None, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    """One run of `taskmanager bench`: its figures, and the command that made them."""
     command = [str(OURS), "bench", "--tasks", str(args.tasks), "--workers", str(args.workers)]
-    command += ["--repeat", str(args.repeat), "--json", *extra]
+    command += ["--json", *extra]
     if url:
         command += ["--database-url", url]
     report = run_json(command, timeout=7200)
-    report["command"] = shlex.join(["taskmanager", *command[1:]])
-    report["name"] = name
+    figures: dict[str, Any] = report["runs"][0]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=ROOT).stdout.strip()  # fmt: skip
-    report["version"] = f"0.1.0 (commit {commit})"
-    return report
+    figures["version"] = f"0.1.0 (commit {commit})"
+    figures["command"] = shlex.join(["taskmanager", *command[1:]])
+    return figures
 
 
 def peer(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One run of a peer's benchmark: its figures, and the command that made them."""
     script = f"benchmarks/peers/peer_{name}.py"
     command = [str(PEERS_PYTHON), script, "--tasks", str(args.tasks)]
     command += ["--workers", str(args.workers)]
-    runs = [run_json(command, timeout=3600) for _ in range(args.repeat)]
+    figures = run_json(command, timeout=3600)
+    figures["command"] = shlex.join(["benchmarks/.venv/bin/python", *command[1:]])
+    return figures
+
+
+def gathered(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A system's runs with the median, min and max of each figure over them."""
     numeric = [k for k, v in runs[0].items() if isinstance(v, int | float)]
-    summary = {k: spread([float(r[k]) for r in runs]) for k in numeric}
     return {
-        "name": runs[0]["peer"],
-        "version": runs[0]["version"],
-        "summary": summary,
+        "name": name,
+        "version": runs[0].get("version", ""),
+        "summary": {k: spread([float(r[k]) for r in runs if k in r]) for k in numeric},
         "runs": runs,
-        "command": shlex.join(["benchmarks/.venv/bin/python", *command[1:]]),
+        "command": runs[0]["command"],
     }
+
+
+def in_rounds(
+    systems: Mapping[str, Callable[[], dict[str, Any]]],
+    rounds: int,
+    report: Callable[[list[dict[str, Any]]], None],
+) -> list[dict[str, Any]]:
+    """Run every system once per round, in turn; `report` sees the figures after each run."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
+    for _ in range(rounds):
+        for name, run in systems.items():
+            runs[name].append(run())
+            report([gathered(label, done) for label, done in runs.items() if done])
+    return [gathered(name, done) for name, done in runs.items()]
 
 
 def cell(summary: dict[str, Any], key: str, digits: int = 0) -> str:
@@ -248,7 +282,7 @@ def write(
         START,
         f"Measured {when} by `python3 benchmarks/run.py {shlex.join(args.argv)}`: "
         f"{args.tasks:,} no-op tasks, {args.workers} worker processes, medians of {args.repeat} "
-        "runs with min–max in brackets.",
+        "rounds (each system once per round, in turn) with min–max in brackets.",
         "",
         *machine(load),
         "",
@@ -307,23 +341,25 @@ def main() -> None:
     args.argv = sys.argv[1:]
     load = Load()
     load.start()
-    results: list[dict[str, Any]] = []
+    systems: dict[str, Callable[[], dict[str, Any]]] = {}
     for name in args.databases.split(","):
         extra = ["--idle-polls", str(args.idle_polls)] if name == "sqlite" else []
         label = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}[name]
-        results.append(ours(f"TaskManager ({label})", DATABASES[name], args, extra))
-        write(results, [], load, args)
+        systems[f"TaskManager ({label})"] = partial(ours, DATABASES[name], args, extra)
     for name in [] if args.skip_peers else args.peers.split(","):
-        results.append(peer(name, args))
-        write(results, [], load, args)
+        systems[PEER_NAMES[name]] = partial(peer, name, args)
+    results = in_rounds(systems, args.repeat, lambda done: write(done, [], load, args))
     backlog: list[dict[str, Any]] = []
     if args.backlog[1]:
-        for size in args.backlog:
-            report = ours(f"TaskManager (SQLite, {size:,} pending)", None, args,
-                          ["--backlog", str(size)])  # fmt: skip
+        sizes = {
+            f"TaskManager (SQLite, {size:,} pending)": partial(
+                ours, None, args, ["--backlog", str(size)]
+            )
+            for size in args.backlog
+        }
+        backlog = in_rounds(sizes, args.repeat, lambda done: write(results, done, load, args))
+        for size, report in zip(args.backlog, backlog, strict=True):
             report["backlog"] = size
-            backlog.append(report)
-            write(results, backlog, load, args)
     load.stop.set()
     write(results, backlog, load, args)
     print(f"wrote {DOC}", file=sys.stderr)
