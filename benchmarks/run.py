@@ -213,8 +213,8 @@ def targets(results: list[dict[str, Any]], backlog: list[dict[str, Any]]) -> lis
         small, big = (median(r, "steady_drain_per_s") for r in backlog)
         ratio = big / small
         row(
-            f"drain with {backlog[1]['backlog']:,} pending ≥ 80 % "
-            f"of with {backlog[0]['backlog']:,}",
+            f"drain with {median(backlog[1], 'backlog'):,.0f} pending ≥ 80 % "
+            f"of with {median(backlog[0], 'backlog'):,.0f}",
             f"{ratio:.0%} (steady {big:,.0f} vs {small:,.0f}/s)",
             ratio >= 0.8,
         )
@@ -358,8 +358,6 @@ def main() -> None:
             for size in args.backlog
         }
         backlog = in_rounds(sizes, args.repeat, lambda done: write(results, done, load, args))
-        for size, report in zip(args.backlog, backlog, strict=True):
-            report["backlog"] = size
     load.stop.set()
     write(results, backlog, load, args)
     print(f"wrote {DOC}", file=sys.stderr)
