@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,9 +70,14 @@ class Api(FastAPI):
 
 
 def create_app(
-    settings: Settings | None = None, *, store: Store | None = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    settle_heap: bool = False,
 ) -> FastAPI:
-    """Build the API for these settings (read from the environment when not given)."""
+    """Build the API for these settings (read from the environment when not given). With
+    `settle_heap`, for a process that serves this app alone, `settle()` runs once started."""
     settings = settings or Settings()
     store = store or open_store(
         settings.database_url,
@@ -93,6 +99,8 @@ def create_app(
             waiters.notify, lambda: waiters.waiting > 0, settings.watch_interval_seconds
         )
         async with operations.running(settings, store):
+            if settle_heap:
+                settle()
             yield
         watch.stop()
         store.close()
@@ -196,9 +204,18 @@ def validation_error(errors: Any) -> ValidationFailed:
     return ValidationFailed(f"{where}{first['message']}", {"errors": problems[:20]})
 
 
+def settle() -> None:
+    """Keep what start-up built out of the garbage collector's full passes: the modules,
+    routes, schemas and compiled statements, about 130,000 objects, which each full pass
+    walked again (80 ms each, a few times a minute under load, 7 % of the server's CPU in a
+    drain). Their garbage is collected first; what they hold stays, as it would anyway."""
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_env() -> FastAPI:
     """The app with settings from the environment: the factory `taskmanager serve` runs."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     # `serve` migrated already; N worker processes need not race to do it again.
-    return create_app(settings.model_copy(update={"migrate_on_start": False}))
+    return create_app(settings.model_copy(update={"migrate_on_start": False}), settle_heap=True)
