@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from taskmanager import __version__
+from taskmanager import __version__, heap
 from taskmanager.clock import Clock
 from taskmanager.errors import (
     MethodNotAllowed,
@@ -77,7 +76,8 @@ def create_app(
     settle_heap: bool = False,
 ) -> FastAPI:
     """Build the API for these settings (read from the environment when not given). With
-    `settle_heap`, for a process that serves this app alone, `settle()` runs once started."""
+    `settle_heap`, for a process that serves this app alone, `heap.settle()` runs once
+    started."""
     settings = settings or Settings()
     store = store or open_store(
         settings.database_url,
@@ -100,7 +100,7 @@ def create_app(
         )
         async with operations.running(settings, store):
             if settle_heap:
-                settle()
+                heap.settle()
             yield
         watch.stop()
         store.close()
@@ -202,15 +202,6 @@ def validation_error(errors: Any) -> ValidationFailed:
     first = problems[0] if problems else {"path": "", "message": "invalid request"}
     where = f"{first['path']}: " if first["path"] else ""
     return ValidationFailed(f"{where}{first['message']}", {"errors": problems[:20]})
-
-
-def settle() -> None:
-    """Keep what start-up built out of the garbage collector's full passes: the modules,
-    routes, schemas and compiled statements, about 130,000 objects, which each full pass
-    walked again (80 ms each, a few times a minute under load, 7 % of the server's CPU in a
-    drain). Their garbage is collected first; what they hold stays, as it would anyway."""
-    gc.collect()
-    gc.freeze()
 
 
 def app_from_env() -> FastAPI:

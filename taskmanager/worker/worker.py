@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, NoReturn, TypeVar
 
+from taskmanager import heap
 from taskmanager.client import AsyncClient
 from taskmanager.worker.config import MAX_TASK_TYPES, ConfigError, WorkerConfig
 from taskmanager.worker.examples import EXAMPLES
@@ -19,7 +20,11 @@ T = TypeVar("T")
 def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` to its end on uvloop where it is installed (it comes with the server's
     dependencies, but for Windows), else on asyncio's own loop. A worker spends much of its
-    CPU in the event loop: uvloop's takes about a seventh less per task (docs/worker.md)."""
+    CPU in the event loop: uvloop's takes about a seventh less per task (docs/worker.md).
+
+    The process is the worker's from here on: its start-up heap is settled first
+    (`heap.settle`)."""
+    heap.settle()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - installed wherever the tests run

@@ -1,4 +1,5 @@
-"""The process `taskmanager serve` starts keeps its start-up heap out of full collections."""
+"""The processes `taskmanager serve` and `Worker.run` own keep their start-up heap out of the
+garbage collector's passes and space its young passes (`taskmanager.heap`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from taskmanager import heap
 from taskmanager.server.app import app_from_env, create_app
 from taskmanager.server.settings import Settings
 from taskmanager.storage import open_store
+from taskmanager.worker.worker import run_event_loop
 
 
 def _migrated(tmp_path: Path) -> None:
@@ -22,21 +25,27 @@ def _migrated(tmp_path: Path) -> None:
 
 @pytest.fixture
 def thawed() -> Iterator[None]:
+    threshold = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
-def test_the_served_app_freezes_what_start_up_built(
+def _settled() -> bool:
+    return gc.get_freeze_count() > 10_000 and gc.get_threshold()[0] == heap.YOUNG_OBJECTS
+
+
+def test_the_served_app_settles_once_started(
     thawed: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TASKMANAGER_DATABASE_URL", f"sqlite:///{tmp_path}/tasks.db")
     monkeypatch.setenv("TASKMANAGER_ALLOW_ANONYMOUS", "true")
     _migrated(tmp_path)
     app = app_from_env()
-    assert gc.get_freeze_count() == 0
+    assert not _settled()
     with TestClient(app) as client:
-        assert gc.get_freeze_count() > 10_000
+        assert _settled()
         assert client.get("/api/health").status_code == 200
 
 
@@ -47,3 +56,11 @@ def test_an_app_built_for_another_host_process_leaves_the_collector_alone(
     with TestClient(create_app(settings)) as client:
         assert client.get("/api/health").status_code == 200
         assert gc.get_freeze_count() == 0
+        assert gc.get_threshold()[0] != heap.YOUNG_OBJECTS
+
+
+def test_the_worker_s_event_loop_settles_before_it_runs(thawed: None) -> None:
+    async def main() -> bool:
+        return _settled()
+
+    assert run_event_loop(main())
