@@ -75,10 +75,12 @@ def start_workers(
     api_url: str, count: int, concurrency: int, stamp_dir: Path
 ) -> list[subprocess.Popen[bytes]]:
     """Launch `count` worker processes, each a fresh interpreter running `worker_main`."""
-    # The children import taskmanager from where this process did, installed or not.
+    # The children import taskmanager from where this process did: the same interpreter and
+    # environment find it there, but for a checkout this process was pointed at otherwise.
+    env = dict(os.environ)
     source = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
+    if source not in sys.path:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
     return [
         subprocess.Popen(
             [sys.executable, "-m", __name__, api_url, str(concurrency), str(stamp_dir), str(i)],
