@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -82,6 +82,21 @@ class RowsUpdate:
     each: str
     joined: str
 
+    @classmethod
+    def of(
+        cls, table: str, shared: str, own: Sequence[str], key: str, where: str = ""
+    ) -> RowsUpdate:
+        """Set `shared` (assignments, `?` for the shared values) and each row's `own` columns
+        in the row of `table` whose `key` is the row's last value, where `where` also holds."""
+        also = f" AND {where}" if where else ""
+        each = ", ".join(f"{column} = ?" for column in own)
+        joined = ", ".join(f"{column} = v.column{i}" for i, column in enumerate(own, 1))
+        return cls(
+            each=f"UPDATE {table} SET {shared}, {each} WHERE {key} = ?{also}",
+            joined=f"UPDATE {table} SET {shared}, {joined} FROM (VALUES {{rows}}) AS v"
+            f" WHERE {table}.{key} = v.column{len(own) + 1}{also}",
+        )
+
     def run(
         self,
         conn: Connection,
@@ -96,13 +111,11 @@ class RowsUpdate:
             )
             return
         count = len(shared)
-        own = tuple(index - count for index in times if index >= count)
-        if any(index < count for index in times):
-            shared = _sqlite_times([shared], [index for index in times if index < count])[0]
-        for chunk in _chunks(_sqlite_times(rows, own) if own else rows):
-            values = ", ".join([_row_markers(len(chunk[0]))] * len(chunk))
-            flat = [value for row in chunk for value in row]
-            _raw(conn, _joined(self.joined, values), [*shared, *flat], many=False)
+        shared_times = [index for index in times if index < count]
+        if shared_times:
+            shared = _sqlite_times([shared], shared_times)[0]
+        own = [index - count for index in times if index >= count]
+        _in_chunks(conn, rows, own, lambda width, n: _joined(self.joined, width, n), shared)
 
 
 # A statement is prepared once for each number of rows it writes: any count is written as
@@ -110,13 +123,25 @@ class RowsUpdate:
 _ROWS_PER_STATEMENT = (100, 20, 5, 1)
 
 
-def _chunks(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
-    chunks, start = [], 0
+def _in_chunks(
+    conn: Connection,
+    rows: Sequence[Sequence[Any]],
+    times: Sequence[int],
+    statement: Callable[[int, int], str],
+    leading: Sequence[Any] = (),
+) -> None:
+    """On SQLite, write `rows` with a statement per chunk of `_ROWS_PER_STATEMENT`:
+    `statement(width, count)` for `count` rows of `width` values, given `leading` values
+    first, then the rows' (their instants, at `times`, as SQLAlchemy writes them)."""
+    if times:
+        rows = _sqlite_times(rows, times)
+    start = 0
     for size in _ROWS_PER_STATEMENT:
         while len(rows) - start >= size:
-            chunks.append(rows[start : start + size])
+            chunk = rows[start : start + size]
+            flat = [value for row in chunk for value in row]
+            _raw(conn, statement(len(chunk[0]), size), [*leading, *flat], many=False)
             start += size
-    return chunks
 
 
 @cache
@@ -125,8 +150,8 @@ def _row_markers(width: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _joined(template: str, values: str) -> str:
-    return template.replace("{rows}", values)
+def _joined(template: str, width: int, count: int) -> str:
+    return template.replace("{rows}", ", ".join([_row_markers(width)] * count))
 
 
 def _raw(conn: Connection, sql: str, rows: Any, many: bool) -> sqlite3.Cursor:
@@ -271,12 +296,10 @@ def insert_values(
     """Insert rows of positional values, one for each of `columns`, with one driver call
     (on SQLite, a statement per hundred rows)."""
     sql, times = _insert(conn.dialect.paramstyle, table, columns)
-    if conn.dialect.name != "sqlite" or not rows:
+    if conn.dialect.name != "sqlite":
         execute_many(conn, sql, rows, times)
         return
-    for chunk in _chunks(_sqlite_times(rows, times) if times else rows):
-        flat = [value for row in chunk for value in row]
-        _raw(conn, _multi_insert(sql, len(columns), len(chunk)), flat, many=False)
+    _in_chunks(conn, rows, times, lambda width, count: _multi_insert(sql, width, count))
 
 
 @lru_cache(maxsize=64)

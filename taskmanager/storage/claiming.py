@@ -91,21 +91,13 @@ def claim(
 # than running it on SQLite.
 # Re-check the state: the row must still be pending when it is written. Shared: the worker
 # and the instant; each row's: its token, lease end, lease length and seq.
-_LEASED = (
-    "UPDATE tasks SET status = 'processing', worker_id = ?, claimed_at = ?,"
-    " attempts = attempts + 1, lease_token = {token}, lease_expires_at = {end},"
-    " lease_granted_seconds = {seconds}, progress = NULL, progress_message = NULL{rows}"
-    " WHERE {seq} AND tasks.status = 'pending'"
-)
-_LEASE = bulk.RowsUpdate(
-    each=_LEASED.format(token="?", end="?", seconds="?", rows="", seq="seq = ?"),
-    joined=_LEASED.format(
-        token="v.column1",
-        end="v.column2",
-        seconds="v.column3",
-        rows=" FROM (VALUES {rows}) AS v",
-        seq="tasks.seq = v.column4",
-    ),
+_LEASE = bulk.RowsUpdate.of(
+    "tasks",
+    "status = 'processing', worker_id = ?, claimed_at = ?, attempts = attempts + 1,"
+    " progress = NULL, progress_message = NULL",
+    ("lease_token", "lease_expires_at", "lease_granted_seconds"),
+    key="seq",
+    where="tasks.status = 'pending'",
 )
 
 

@@ -73,15 +73,11 @@ def _lock_many(count: int, whole: bool) -> Select[Any]:
 
 
 # Shared: the instant; each row's: its result and seq.
-_COMPLETED = (
-    "UPDATE tasks SET status = 'completed', completed_at = ?, result = {result},"
-    " lease_expires_at = NULL, error = NULL{rows} WHERE {seq}"
-)
-_COMPLETE = bulk.RowsUpdate(
-    each=_COMPLETED.format(result="?", rows="", seq="seq = ?"),
-    joined=_COMPLETED.format(
-        result="v.column1", rows=" FROM (VALUES {rows}) AS v", seq="tasks.seq = v.column2"
-    ),
+_COMPLETE = bulk.RowsUpdate.of(
+    "tasks",
+    "status = 'completed', completed_at = ?, lease_expires_at = NULL, error = NULL",
+    ("result",),
+    key="seq",
 )
 
 
